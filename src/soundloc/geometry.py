@@ -1,0 +1,442 @@
+"""Microphone arrays, angle helpers and direction-of-arrival (DOA) grids.
+
+Conventions (the DCASE ones, used everywhere in soundloc):
+
+* Coordinates: x front, y left, z up, in metres.
+* Azimuth: counter-clockwise from +x, in (-180, 180] degrees.
+* Elevation: up from the horizontal plane, in [-90, 90] degrees.
+* Degrees at the edges (files, CLI, reports); radians or unit vectors inside.
+  Functions here say which they take.
+
+A direction ``u`` is the unit vector pointing *from the array towards the source*.
+Under the far-field model a plane wave from ``u`` reaches microphone ``m`` at time
+``tau_m = -(p_m - c0) . u / c`` relative to the array centre ``c0`` (mics nearer the
+source hear it first, so their delay is negative).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+SPEED_OF_SOUND = 343.0
+"""Default speed of sound in m/s (about 20 degrees C). Always a parameter, never a global to mutate."""
+
+
+# ---------------------------------------------------------------------------
+# angle helpers
+# ---------------------------------------------------------------------------
+
+
+def unit_vectors(azimuth: np.ndarray | float, elevation: np.ndarray | float) -> np.ndarray:
+    """Unit vectors from azimuth/elevation in **radians**; shape ``(..., 3)``."""
+    az = np.asarray(azimuth, dtype=float)
+    el = np.asarray(elevation, dtype=float)
+    az, el = np.broadcast_arrays(az, el)
+    ce = np.cos(el)
+    return np.stack([ce * np.cos(az), ce * np.sin(az), np.sin(el)], axis=-1)
+
+
+def unit_vectors_deg(azimuth_deg: np.ndarray | float, elevation_deg: np.ndarray | float) -> np.ndarray:
+    """Unit vectors from azimuth/elevation in **degrees**; shape ``(..., 3)``."""
+    return unit_vectors(np.deg2rad(azimuth_deg), np.deg2rad(elevation_deg))
+
+
+def cart_to_sph(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cartesian ``(..., 3)`` to ``(azimuth_rad, elevation_rad, radius)``.
+
+    Azimuth is in (-pi, pi]; a zero vector gives azimuth 0, elevation 0, radius 0.
+    """
+    xyz = np.asarray(xyz, dtype=float)
+    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    r = np.sqrt(x * x + y * y + z * z)
+    az = np.arctan2(y, x)
+    az = np.where(az <= -np.pi, az + 2 * np.pi, az)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        el = np.where(r > 0, np.arcsin(np.clip(z / np.where(r > 0, r, 1.0), -1.0, 1.0)), 0.0)
+    return az, el, r
+
+
+def cart_to_sph_deg(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cartesian ``(..., 3)`` to ``(azimuth_deg, elevation_deg)`` in the DCASE ranges."""
+    az, el, _ = cart_to_sph(xyz)
+    return wrap_azimuth_deg(np.rad2deg(az)), np.rad2deg(el)
+
+
+def wrap_azimuth_deg(azimuth_deg: np.ndarray | float) -> np.ndarray:
+    """Wrap azimuth in degrees into (-180, 180]."""
+    a = np.mod(np.asarray(azimuth_deg, dtype=float) + 180.0, 360.0) - 180.0
+    return np.where(a == -180.0, 180.0, a)
+
+
+def rotation_matrix(yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
+    """3x3 rotation ``R = Rz(yaw) @ Ry(pitch) @ Rx(roll)`` (intrinsic z-y'-x'').
+
+    Yaw turns counter-clockwise about +z (so it adds to azimuth), pitch about +y, roll about +x.
+    """
+    cy, sy = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
+    cp, sp = math.cos(math.radians(pitch_deg)), math.sin(math.radians(pitch_deg))
+    cr, sr = math.cos(math.radians(roll_deg)), math.sin(math.radians(roll_deg))
+    rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
+    ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cr, -sr], [0.0, sr, cr]])
+    return rz @ ry @ rx
+
+
+def angular_separation_deg(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Great-circle angle in degrees between unit vectors ``u (..., 3)`` and ``v (..., 3)`` (broadcast)."""
+    u = np.asarray(u, dtype=float)
+    v = np.asarray(v, dtype=float)
+    # atan2 form: accurate near 0 and 180 degrees, unlike arccos of the dot product.
+    cross = np.linalg.norm(np.cross(u, v), axis=-1)
+    dot = np.sum(u * v, axis=-1)
+    return np.rad2deg(np.arctan2(cross, dot))
+
+
+# ---------------------------------------------------------------------------
+# microphone arrays
+# ---------------------------------------------------------------------------
+
+
+def _circle(n: int, radius: float, start_deg: float = 0.0, z: float = 0.0) -> np.ndarray:
+    ang = np.deg2rad(start_deg + 360.0 * np.arange(n) / n)
+    return np.stack([radius * np.cos(ang), radius * np.sin(ang), np.full(n, z)], axis=1)
+
+
+def _tetra() -> np.ndarray:
+    # DCASE / TAU-SRIR "MIC" format: 4 capsules of the Eigenmike em32 at radius 4.2 cm,
+    # (azimuth, elevation) = (45, 35), (-45, -35), (135, -35), (-135, 35) degrees.
+    az = np.array([45.0, -45.0, 135.0, -135.0])
+    el = np.array([35.0, -35.0, -35.0, 35.0])
+    return 0.042 * unit_vectors_deg(az, el)
+
+
+def _uma8() -> np.ndarray:
+    # miniDSP UMA-8: one centre mic and six on a 43 mm radius circle.
+    return np.vstack([np.zeros((1, 3)), _circle(6, 0.043)])
+
+
+PRESETS: dict[str, tuple[Callable[[], np.ndarray], str]] = {
+    "circular4": (lambda: _circle(4, 0.05), "4 mics on a 10 cm diameter circle (MC-SimCLR), mic 0 on +x"),
+    "circular6": (lambda: _circle(6, 0.05), "6 mics on a 10 cm diameter circle"),
+    "circular8": (lambda: _circle(8, 0.05), "8 mics on a 10 cm diameter circle"),
+    "tetra": (_tetra, "DCASE/Eigenmike tetrahedral MIC format, 4 capsules at r = 4.2 cm"),
+    "respeaker4": (lambda: _circle(4, 0.0324, start_deg=45.0), "ReSpeaker 4-mic (USB v2.0): square, r = 32.4 mm"),
+    "respeaker6": (lambda: _circle(6, 0.0463), "ReSpeaker 6-mic circular array, r = 46.3 mm"),
+    "uma8": (_uma8, "miniDSP UMA-8: centre mic + 6 on a 43 mm radius circle"),
+    "linear4": (
+        lambda: np.stack([np.zeros(4), (np.arange(4) - 1.5) * 0.04, np.zeros(4)], axis=1),
+        "4-mic uniform linear array along y, 4 cm spacing",
+    ),
+    "stereo": (
+        lambda: np.array([[0.0, 0.05, 0.0], [0.0, -0.05, 0.0]]),
+        "2 mics 10 cm apart on the y axis (left, right); front/back ambiguous",
+    ),
+}
+"""Registry of named arrays: name -> (positions factory, one-line description)."""
+
+
+@dataclass(frozen=True)
+class MicArray:
+    """A microphone array: positions in metres in the array's own frame (x front, y left, z up).
+
+    Args:
+        name: a label for reports and files.
+        positions: ``(M, 3)`` (or ``(M, 2)``, z = 0) microphone positions in metres.
+
+    Raises:
+        ValueError: fewer than 2 mics, non-finite or coincident positions, wrong shape.
+
+    Example:
+        >>> arr = MicArray.preset("circular4")
+        >>> arr.num_mics
+        4
+    """
+
+    name: str
+    positions: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        pos = np.asarray(self.positions, dtype=float)
+        if pos.ndim != 2 or pos.shape[1] not in (2, 3):
+            raise ValueError(f"array '{self.name}': positions must be a list of [x, y, z] points, got shape {pos.shape}")
+        if pos.shape[1] == 2:
+            pos = np.hstack([pos, np.zeros((pos.shape[0], 1))])
+        if pos.shape[0] < 2:
+            raise ValueError(f"array '{self.name}': need at least 2 microphones, got {pos.shape[0]}")
+        if not np.all(np.isfinite(pos)):
+            raise ValueError(f"array '{self.name}': positions contain NaN or infinity")
+        d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
+        d[np.diag_indices_from(d)] = np.inf
+        if d.min() < 1e-4:
+            i, j = np.unravel_index(np.argmin(d), d.shape)
+            raise ValueError(f"array '{self.name}': microphones {i} and {j} are at the same position")
+        if np.abs(pos).max() > 100.0:
+            raise ValueError(f"array '{self.name}': positions must be in metres (found a coordinate > 100 m)")
+        pos.setflags(write=False)
+        object.__setattr__(self, "positions", pos)
+
+    # -- construction ----------------------------------------------------
+    @classmethod
+    def preset(cls, name: str) -> "MicArray":
+        """A named preset (see :data:`PRESETS`)."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown array '{name}'; presets: {', '.join(sorted(PRESETS))} (or a .json file)")
+        return cls(name=name, positions=PRESETS[name][0]())
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "MicArray":
+        """Load ``{"name": ..., "positions": [[x, y, z], ...]}`` (metres)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"array file '{path}' does not exist") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"array file '{path}' is not valid JSON: {e}") from None
+        if not isinstance(data, dict) or "positions" not in data:
+            raise ValueError(f"array file '{path}' must be an object with a 'positions' list of [x, y, z]")
+        try:
+            pos = np.asarray(data["positions"], dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"array file '{path}': 'positions' must be a list of [x, y, z] numbers") from None
+        return cls(name=str(data.get("name", path.stem)), positions=pos)
+
+    def to_json(self, path: str | Path) -> None:
+        """Write ``{"name", "positions"}`` JSON (atomic: temp file then rename)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        tmp.replace(path)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "positions": self.positions.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MicArray":
+        return cls(name=str(data.get("name", "array")), positions=np.asarray(data["positions"], dtype=float))
+
+    # -- properties ------------------------------------------------------
+    @property
+    def num_mics(self) -> int:
+        return int(self.positions.shape[0])
+
+    @property
+    def center(self) -> np.ndarray:
+        """Centroid of the microphones, ``(3,)``."""
+        return self.positions.mean(axis=0)
+
+    @property
+    def aperture(self) -> float:
+        """Largest distance between two microphones, metres."""
+        p = self.positions
+        return float(np.linalg.norm(p[:, None] - p[None, :], axis=-1).max())
+
+    @property
+    def is_planar(self) -> bool:
+        """True when all mics lie in one horizontal plane (no elevation resolution, up/down ambiguous)."""
+        return bool(np.ptp(self.positions[:, 2]) < 1e-6)
+
+    def pairs(self) -> np.ndarray:
+        """All microphone pairs ``(P, 2)`` with ``i < j``."""
+        i, j = np.triu_indices(self.num_mics, k=1)
+        return np.stack([i, j], axis=1)
+
+    # -- transforms ------------------------------------------------------
+    def rotated(self, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> "MicArray":
+        """The array rotated about its centre by :func:`rotation_matrix`."""
+        r = rotation_matrix(yaw_deg, pitch_deg, roll_deg)
+        c = self.center
+        return MicArray(self.name, (self.positions - c) @ r.T + c)
+
+    def placed(self, position: Sequence[float], yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
+        """Absolute mic positions ``(M, 3)`` with the array centre at ``position`` and the given orientation."""
+        r = rotation_matrix(yaw_deg, pitch_deg, roll_deg)
+        return (self.positions - self.center) @ r.T + np.asarray(position, dtype=float)
+
+    # -- far-field model -------------------------------------------------
+    def delays(self, directions: np.ndarray, c: float = SPEED_OF_SOUND) -> np.ndarray:
+        """Far-field arrival delays in seconds, ``(G, M)``, relative to the array centre.
+
+        Args:
+            directions: ``(G, 3)`` unit vectors towards the sources.
+            c: speed of sound, m/s.
+        """
+        u = np.atleast_2d(np.asarray(directions, dtype=float))
+        return -((self.positions - self.center) @ u.T).T / c
+
+    def max_delay(self, c: float = SPEED_OF_SOUND) -> float:
+        """Largest possible inter-mic delay in seconds (aperture / c)."""
+        return self.aperture / c
+
+
+def get_array(spec: str | Path | MicArray) -> MicArray:
+    """A preset name, a path to an array JSON file, or a :class:`MicArray` (returned as is)."""
+    if isinstance(spec, MicArray):
+        return spec
+    s = str(spec)
+    if s in PRESETS:
+        return MicArray.preset(s)
+    if s.endswith(".json") or Path(s).is_file():
+        return MicArray.from_json(s)
+    raise ValueError(f"unknown array '{s}'; presets: {', '.join(sorted(PRESETS))} (or a .json file)")
+
+
+# ---------------------------------------------------------------------------
+# DOA grids
+# ---------------------------------------------------------------------------
+
+
+class DOAGrid:
+    """A set of candidate directions shared by all localizers.
+
+    Attributes:
+        directions: ``(G, 3)`` unit vectors.
+        azimuth: ``(G,)`` radians in (-pi, pi].
+        elevation: ``(G,)`` radians.
+    """
+
+    directions: np.ndarray
+    azimuth: np.ndarray
+    elevation: np.ndarray
+
+    def __init__(self, directions: np.ndarray) -> None:
+        u = np.asarray(directions, dtype=float)
+        if u.ndim != 2 or u.shape[1] != 3 or u.shape[0] < 3:
+            raise ValueError(f"grid directions must be (G >= 3, 3) unit vectors, got {u.shape}")
+        u = u / np.linalg.norm(u, axis=1, keepdims=True)
+        self.directions = u
+        self.azimuth, self.elevation, _ = cart_to_sph(u)
+        self._neighbors: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.directions.shape[0])
+
+    @property
+    def azimuth_deg(self) -> np.ndarray:
+        return wrap_azimuth_deg(np.rad2deg(self.azimuth))
+
+    @property
+    def elevation_deg(self) -> np.ndarray:
+        return np.rad2deg(self.elevation)
+
+    @property
+    def is_azimuth_only(self) -> bool:
+        return False
+
+    def neighbors(self) -> np.ndarray:
+        """``(G, n)`` indices of each point's neighbours (used to find local maxima)."""
+        if self._neighbors is None:
+            self._neighbors = self._compute_neighbors()
+        return self._neighbors
+
+    def _compute_neighbors(self) -> np.ndarray:
+        from scipy.spatial import cKDTree
+
+        k = min(9, len(self))
+        _, idx = cKDTree(self.directions).query(self.directions, k=k)
+        return idx[:, 1:]
+
+    def find_peaks(self, spectrum: np.ndarray, k: int = 1, min_separation_deg: float = 10.0) -> np.ndarray:
+        """Indices of the ``k`` strongest local maxima of ``spectrum``.
+
+        Args:
+            spectrum: ``(G,)`` or ``(B, G)`` non-negative spatial spectrum on this grid.
+            k: number of peaks wanted.
+            min_separation_deg: peaks closer than this (great-circle) to a stronger one are dropped.
+
+        Returns:
+            ``(k,)`` or ``(B, k)`` int indices into the grid, strongest first. When fewer than ``k``
+            local maxima exist, the remaining slots take the best remaining points that respect the
+            separation; if even that fails the slot is ``-1``.
+        """
+        if k < 1:
+            raise ValueError(f"number of sources must be >= 1, got {k}")
+        s = np.asarray(spectrum, dtype=float)
+        squeeze = s.ndim == 1
+        s2 = np.atleast_2d(s)
+        if s2.shape[-1] != len(self):
+            raise ValueError(f"spectrum has {s2.shape[-1]} points, grid has {len(self)}")
+        nb = self.neighbors()
+        is_peak = np.all(s2[:, :, None] >= s2[:, nb], axis=-1) & np.isfinite(s2)
+        out = np.full((s2.shape[0], k), -1, dtype=int)
+        cos_sep = math.cos(math.radians(min_separation_deg))
+        for b in range(s2.shape[0]):
+            row = s2[b]
+            order = np.argsort(-np.where(np.isfinite(row), row, -np.inf), kind="stable")
+            peaks_first = np.concatenate([order[is_peak[b][order]], order[~is_peak[b][order]]])
+            chosen: list[int] = []
+            for g in peaks_first:
+                if not np.isfinite(row[g]):
+                    break
+                if all(self.directions[g] @ self.directions[c] < cos_sep for c in chosen):
+                    chosen.append(int(g))
+                    if len(chosen) == k:
+                        break
+            out[b, : len(chosen)] = chosen
+        return out[0] if squeeze else out
+
+
+class AzimuthGrid(DOAGrid):
+    """Azimuth-only grid: ``n`` points evenly on a circle at a fixed elevation.
+
+    Azimuths are ``-180 + 360 * (i + 1) / n`` degrees, so the last point is exactly 180.
+    """
+
+    def __init__(self, n: int = 360, elevation_deg: float = 0.0) -> None:
+        if n < 3:
+            raise ValueError(f"azimuth grid needs n >= 3 points, got {n}")
+        az = -180.0 + 360.0 * (np.arange(n) + 1) / n
+        super().__init__(unit_vectors_deg(az, np.full(n, float(elevation_deg))))
+        self.elevation_deg_fixed = float(elevation_deg)
+        self.resolution_deg = 360.0 / n
+
+    @property
+    def is_azimuth_only(self) -> bool:
+        return True
+
+    def _compute_neighbors(self) -> np.ndarray:
+        n = len(self)
+        i = np.arange(n)
+        return np.stack([(i - 1) % n, (i + 1) % n], axis=1)  # wraps around at +-180
+
+
+class SphereGrid(DOAGrid):
+    """Near-uniform grid on the sphere (Fibonacci lattice) with ``n`` points.
+
+    ``min_elevation_deg`` / ``max_elevation_deg`` keep only a band (e.g. the upper hemisphere
+    for a planar array, whose spectrum is mirror-symmetric about the horizontal plane).
+    The spacing between neighbouring points is about ``sqrt(4 pi / n)`` radians
+    (n = 4000 gives about 3.2 degrees).
+    """
+
+    def __init__(self, n: int = 4000, min_elevation_deg: float = -90.0, max_elevation_deg: float = 90.0) -> None:
+        if n < 10:
+            raise ValueError(f"sphere grid needs n >= 10 points, got {n}")
+        if not -90.0 <= min_elevation_deg < max_elevation_deg <= 90.0:
+            raise ValueError("need -90 <= min_elevation_deg < max_elevation_deg <= 90")
+        i = np.arange(n) + 0.5
+        z = 1.0 - 2.0 * i / n
+        golden = math.pi * (3.0 - math.sqrt(5.0))
+        az = np.mod(golden * np.arange(n) + math.pi, 2 * math.pi) - math.pi
+        el = np.arcsin(z)
+        keep = (el >= math.radians(min_elevation_deg) - 1e-12) & (el <= math.radians(max_elevation_deg) + 1e-12)
+        super().__init__(unit_vectors(az[keep], el[keep]))
+        self.spacing_deg = math.degrees(math.sqrt(4 * math.pi / n))
+
+
+def default_grid(array: MicArray, dims: int = 2) -> DOAGrid:
+    """A sensible grid for ``array``: 1-degree azimuth circle (dims=2) or a sphere (dims=3).
+
+    Planar arrays cannot tell up from down, so their 3-D grid is the upper hemisphere.
+    """
+    if dims == 2:
+        return AzimuthGrid(360)
+    if dims == 3:
+        return SphereGrid(4000, min_elevation_deg=0.0) if array.is_planar else SphereGrid(4000)
+    raise ValueError(f"grid dims must be 2 or 3, got {dims}")
