@@ -1,0 +1,48 @@
+"""Classical sound source localizers: GCC-PHAT, SRP-PHAT, MUSIC, NormMUSIC.
+
+All share one interface (:class:`Localizer`): ``locate(x (M, N), num_sources) -> DOAResult``
+with azimuth / elevation in degrees (azimuth CCW from +x in (-180, 180], elevation up), the
+spatial spectrum on the grid, batched ``locate_batch`` and windowed ``locate_frames``.
+
+Example:
+    >>> from soundloc.geometry import MicArray
+    >>> from soundloc.doa import get_localizer
+    >>> loc = get_localizer("srp-phat", MicArray.preset("circular4"), 16000)
+    >>> res = loc.locate(x, num_sources=2)          # x: (4, N) float
+    >>> res.azimuth, res.elevation                   # degrees, strongest first
+"""
+
+from __future__ import annotations
+
+from soundloc.doa.base import DOAResult, Localizer
+from soundloc.doa.gcc_phat import GCCPHAT, gcc_phat_tdoa
+from soundloc.doa.music import MUSIC, NormMUSIC
+from soundloc.doa.srp_phat import SRPPHAT
+from soundloc.doa.stft import stft
+from soundloc.geometry import MicArray
+
+LOCALIZERS: dict[str, type[Localizer]] = {
+    GCCPHAT.name: GCCPHAT,
+    SRPPHAT.name: SRPPHAT,
+    MUSIC.name: MUSIC,
+    NormMUSIC.name: NormMUSIC,
+}
+"""Registry: name -> localizer class."""
+
+
+def get_localizer(name: str, array: MicArray, fs: int, **kwargs) -> Localizer:
+    """Build the localizer ``name`` (see :data:`LOCALIZERS`) for ``array`` at ``fs`` Hz.
+
+    ``kwargs`` go to the class (``grid``, ``nfft``, ``hop``, ``fmin``, ``fmax``, ``c``,
+    ``device`` and method-specific options). Names are case-insensitive; ``_`` equals ``-``.
+
+    Raises:
+        ValueError: unknown name (the message lists the choices) or bad arguments.
+    """
+    key = str(name).lower().replace("_", "-")
+    if key not in LOCALIZERS:
+        raise ValueError(f"unknown localizer '{name}'; choose from {', '.join(LOCALIZERS)}")
+    return LOCALIZERS[key](array, fs, **kwargs)
+
+
+__all__ = ["DOAResult", "Localizer", "LOCALIZERS", "get_localizer", "GCCPHAT", "SRPPHAT", "MUSIC", "NormMUSIC", "gcc_phat_tdoa", "stft"]

@@ -1,0 +1,68 @@
+"""SRP-PHAT: steered response power with phase-transform weighting.
+
+For every frequency bin ``f`` and frame ``t`` each microphone spectrum is whitened,
+``Y_m = X_m / |X_m|``, and the array is steered to every grid direction ``g``::
+
+    P(g) = 1 / (F T M^2) * sum_{f, t} | sum_m conj(a_m(f, g)) Y_m(f, t) |^2 ,   a_m = exp(-j w_f tau_m(g))
+
+which is in [0, 1] (1 = all whitened channels add in phase in every bin). It is evaluated
+through the pair cross-spectra ``C_ij(f) = mean_t Y_i conj(Y_j)``:
+``P = (M + 2 sum_f sum_{i<j} Re(C_ij exp(j w (tau_i - tau_j)))) / (F M^2)``, i.e. one real matrix
+product ``(B, 2 F P) @ (2 F P, G)`` with the steering table precomputed in ``__init__``.
+pyroomacoustics' ``SRP`` computes the same quantity up to an affine rescaling (it divides by
+the number of pairs instead of ``M^2`` and does not average over frames before the DC offset),
+so both put their peaks at the same grid points.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from soundloc.doa.base import Localizer
+
+
+def phat_cross_spectra(X: torch.Tensor, pairs: np.ndarray) -> torch.Tensor:
+    """PHAT-weighted pair cross-spectra averaged over frames.
+
+    Args:
+        X: ``(B, F, M, T)`` complex STFT.
+        pairs: ``(P, 2)`` mic index pairs ``(i, j)``.
+
+    Returns:
+        ``(B, F, P)`` complex, ``mean_t Y_i conj(Y_j)`` with ``Y = X / |X|`` (0 where ``X == 0``).
+    """
+    Y = torch.sgn(X)  # X / |X|, 0 where X == 0
+    C = torch.matmul(Y, Y.conj().transpose(-1, -2)) / X.shape[-1]  # (B, F, M, M)
+    i = torch.as_tensor(pairs[:, 0], device=X.device)
+    j = torch.as_tensor(pairs[:, 1], device=X.device)
+    return C[:, :, i, j]
+
+
+class SRPPHAT(Localizer):
+    """SRP-PHAT localizer (robust default for reverberant rooms; any number of sources).
+
+    Default band 300-6000 Hz (see :class:`~soundloc.doa.base.Localizer` for the arguments and
+    why). Fastest method; its broad beams on small arrays pull two nearby sources' peaks towards
+    each other (a few degrees at 60-90 degrees separation on a 10-cm array).
+
+    Example:
+        >>> from soundloc.geometry import MicArray
+        >>> loc = SRPPHAT(MicArray.preset("circular4"), 16000)
+        >>> res = loc.locate(x, num_sources=1)   # x: (4, N)
+    """
+
+    name: ClassVar[str] = "srp-phat"
+
+    def _setup(self) -> None:
+        self.pairs, table = self._make_pair_table()  # (P, 2), (F, 2P, G)
+        self._table = table.reshape(-1, table.shape[-1])  # (F * 2P, G)
+
+    def _spectrum(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
+        B, F, M, _ = X.shape
+        C = phat_cross_spectra(X, self.pairs)  # (B, F, P)
+        feats = torch.cat([C.real, C.imag], dim=-1).reshape(B, -1)  # (B, F * 2P)
+        s = (M + 2.0 * (feats @ self._table) / F) / (M * M)
+        return s.clamp_min(0.0)
