@@ -141,7 +141,7 @@ PRESETS: dict[str, tuple[Callable[[], np.ndarray], str]] = {
 """Registry of named arrays: name -> (positions factory, one-line description)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MicArray:
     """A microphone array: positions in metres in the array's own frame (x front, y left, z up).
 
@@ -181,6 +181,15 @@ class MicArray:
         pos.setflags(write=False)
         object.__setattr__(self, "positions", pos)
 
+    def __eq__(self, other: object) -> bool:
+        # The generated dataclass __eq__ would compare the position arrays with `==` and raise.
+        if not isinstance(other, MicArray):
+            return NotImplemented
+        return self.name == other.name and np.array_equal(self.positions, other.positions)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.positions.tobytes()))
+
     # -- construction ----------------------------------------------------
     @classmethod
     def preset(cls, name: str) -> "MicArray":
@@ -219,6 +228,8 @@ class MicArray:
 
     @classmethod
     def from_dict(cls, data: dict) -> "MicArray":
+        if not isinstance(data, dict) or "positions" not in data:
+            raise ValueError("array data must be an object with a 'positions' list of [x, y, z]")
         return cls(name=str(data.get("name", "array")), positions=np.asarray(data["positions"], dtype=float))
 
     # -- properties ------------------------------------------------------

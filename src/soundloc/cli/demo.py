@@ -1,0 +1,331 @@
+"""``soundloc demo``: localize two simulated sources in a reverberant room, no data needed.
+
+What it does:
+
+1. takes two sounds of different classes from the built-in corpus (rendered offline on first
+   use, then cached), by default two of speech (female, male), drums and helicopter -- broadband
+   sounds (``--classes`` picks others);
+2. draws a shoebox room, places the array near its middle (facing +x, the room's x axis) and
+   the two sources at the array's height, 1.5-2.5 m away, at least 60 degrees apart in azimuth;
+3. simulates the room with pyroomacoustics' image-source method
+   (``soundloc.scenes.rir.compute_rirs(..., backend="ism")``), convolves, adds white sensor
+   noise at the requested SNR and writes the 4-channel (for circular4) mixture WAV;
+4. localizes the mixture with every registered method (2 sources each), matches estimates to
+   the truth with the Hungarian algorithm and prints a table of estimate, truth and error;
+5. writes a polar plot of every method's spatial spectrum with the true directions marked, and
+   ``scene.json`` (room, positions, truth, estimates, errors).
+
+Angles: azimuth counter-clockwise from the array's front (+x) in (-180, 180], degrees. The
+sources are at the array's height (elevation 0), so the default azimuth grid suits any array.
+
+What to expect: two simultaneous sources in a reverberant room are hard for a 10 cm array.
+Over 30 random scenes (seeds 0-29, default settings, ``benchmarks/demo_accuracy.py``) SRP-PHAT
+found both sources within 10 degrees in about 40 % of them and NormMUSIC in about 70 %
+(pyroomacoustics' SRP and NormMUSIC on the same recordings: about 40 % and 60 %). With the
+default seed SRP-PHAT finds both (the test suite checks it); other seeds show the failure modes
+(typically the weaker or sparser source is missed). Tonal sounds (organ, siren, woodwind...)
+are harder still: with PHAT weighting a broadband source covers the few bins they occupy --
+try ``--classes organ,helicopter``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported inside the functions: `soundloc --help` stays fast
+    import numpy as np
+
+DEMO_FS = 16000
+DEMO_CLASSES = ("drums", "helicopter", "speech_female", "speech_male")
+"""Default sound classes: speech, drums and helicopter -- broadband sounds, the regime classical
+localizers are built for."""
+DEFAULT_SEED = 0
+MIN_SEPARATION_DEG = 60.0
+DISTANCE_RANGE_M = (1.5, 2.5)
+WALL_MARGIN_M = 0.5
+RT60_RANGE_S = (0.1, 1.0)
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "demo",
+        help="simulate a reverberant room with 2 sources and localize them (no data needed)",
+        description=__doc__.replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--array", default="circular4", metavar="NAME|JSON", help="array preset or JSON file (default circular4)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help=f"random seed: room, positions, sounds (default {DEFAULT_SEED})")
+    p.add_argument("--classes", default=None, metavar="A,B,...",
+                   help="sound classes to draw the 2 sources from (default: " + ", ".join(DEMO_CLASSES) + ")")
+    p.add_argument("--out", default="soundloc_demo", metavar="DIR", help="output folder (default ./soundloc_demo)")
+    p.add_argument("--rt60", type=float, default=0.4, metavar="S",
+                   help=f"reverberation time in seconds, {RT60_RANGE_S[0]:g}-{RT60_RANGE_S[1]:g} (default 0.4)")
+    p.add_argument("--snr", type=float, default=20.0, metavar="DB", help="signal-to-noise ratio in dB (default 20)")
+    p.add_argument("--duration", type=float, default=3.0, metavar="S", help="mixture length in seconds (default 3)")
+    p.set_defaults(func=run)
+    return p
+
+
+# ---------------------------------------------------------------------------
+# scene
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoScene:
+    """Room geometry of the demo (metres; azimuth degrees in the array frame, which is the room's).
+
+    Attributes:
+        room_dim: ``(3,)`` shoebox size.
+        array_center: ``(3,)`` array centre in room coordinates.
+        sources: ``(S, 3)`` source positions in room coordinates.
+        azimuth: ``(S,)`` true azimuths in degrees (array frame, CCW from +x).
+        elevation: ``(S,)`` true elevations in degrees (0: sources at the array's height).
+        distance: ``(S,)`` source-to-array-centre distances.
+    """
+
+    room_dim: np.ndarray
+    array_center: np.ndarray
+    sources: np.ndarray
+    azimuth: np.ndarray
+    elevation: np.ndarray
+    distance: np.ndarray
+
+
+def draw_scene(rng: np.random.Generator, num_sources: int = 2, max_tries: int = 1000) -> DemoScene:
+    """A random room with the array near the middle and ``num_sources`` sources around it.
+
+    Sources are 1.5-2.5 m from the array centre, at its height, every pair at least
+    :data:`MIN_SEPARATION_DEG` apart in azimuth, and at least :data:`WALL_MARGIN_M` from the walls.
+    """
+    import numpy as np
+
+    from soundloc.geometry import wrap_azimuth_deg
+    from soundloc.metrics.doa import azimuth_error_deg
+
+    for _ in range(max_tries):
+        room = np.array([rng.uniform(6.0, 9.0), rng.uniform(5.5, 7.5), rng.uniform(2.7, 3.3)])
+        center = np.array([room[0] / 2 + rng.uniform(-0.5, 0.5), room[1] / 2 + rng.uniform(-0.5, 0.5),
+                           rng.uniform(1.2, 1.6)])
+        az = [rng.uniform(-180.0, 180.0)]
+        while len(az) < num_sources:
+            cand = float(wrap_azimuth_deg(az[-1] + rng.choice([-1.0, 1.0]) * rng.uniform(MIN_SEPARATION_DEG, 180.0)))
+            if all(azimuth_error_deg(cand, a) >= MIN_SEPARATION_DEG for a in az):
+                az.append(cand)
+        az_arr = wrap_azimuth_deg(np.array(az))
+        dist = rng.uniform(*DISTANCE_RANGE_M, size=num_sources)
+        rad = np.deg2rad(az_arr)
+        src = center + np.stack([dist * np.cos(rad), dist * np.sin(rad), np.zeros(num_sources)], axis=1)
+        if np.all(src >= WALL_MARGIN_M) and np.all(src <= room - WALL_MARGIN_M):
+            return DemoScene(room, center, src, az_arr, np.zeros(num_sources), dist)
+    raise RuntimeError("could not place the demo sources in a room; try another --seed")  # pragma: no cover
+
+
+def _segment(x: np.ndarray, n: int) -> np.ndarray:
+    """``n`` samples of mono ``x``: its most energetic window, or ``x`` repeated when shorter."""
+    import numpy as np
+
+    if len(x) >= n:
+        e = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
+        hop = max(1, n // 8)
+        starts = np.arange(0, len(x) - n + 1, hop)
+        s = int(starts[np.argmax(e[starts + n] - e[starts])])
+        return x[s : s + n]
+    return np.resize(x, n)
+
+
+def simulate(scene: DemoScene, mic_positions: np.ndarray, signals: np.ndarray, fs: int, rt60: float,
+             snr_db: float, rng: np.random.Generator, seed: int) -> tuple[np.ndarray, float]:
+    """Reverberant mixture ``(M, N)`` of ``signals (S, N)`` plus white noise at ``snr_db``.
+
+    Returns the mixture (peak 0.5) and the RT60 measured on the first RIR (NaN if not measurable).
+    """
+    import numpy as np
+    from scipy.signal import fftconvolve
+
+    from soundloc.scenes.rir import compute_rirs, measure_rt60
+
+    rirs = compute_rirs(scene.room_dim, rt60, mic_positions, scene.sources, fs, backend="ism", seed=seed)  # (S, M, L)
+    n = signals.shape[1]
+    mix = np.zeros((mic_positions.shape[0], n))
+    for s in range(signals.shape[0]):
+        mix += fftconvolve(signals[s][None, :], rirs[s].astype(np.float64), axes=1)[:, :n]
+    if math.isfinite(snr_db):
+        p_sig = float(np.mean(mix**2))
+        mix += rng.standard_normal(mix.shape) * math.sqrt(p_sig / 10 ** (snr_db / 10))
+    mix *= 0.5 / np.max(np.abs(mix))
+    try:
+        rt = float(measure_rt60(rirs[0, 0], fs))
+    except ValueError:
+        rt = float("nan")
+    return mix.astype(np.float32), rt
+
+
+@dataclass(frozen=True)
+class DemoMixture:
+    """A simulated demo recording: ``mixture (M, N)`` float32 at :data:`DEMO_FS`, its scene and clips."""
+
+    scene: DemoScene
+    clips: list
+    mixture: "np.ndarray"
+    rt60_measured: float
+
+
+def make_demo_mixture(array, corpus, *, seed: int, rt60: float = 0.4, snr_db: float = 20.0, duration: float = 3.0,
+                      classes: list[str] | None = None) -> DemoMixture:
+    """The demo's recording for ``seed``: 2 clips of different ``classes`` (default
+    :data:`DEMO_CLASSES`) at equal level, a room from :func:`draw_scene`, ISM RIRs, white noise.
+
+    Everything is drawn from ``numpy.random.default_rng(seed)``, so a seed always gives the same
+    recording (for the same corpus).
+    """
+    import numpy as np
+
+    fs = DEMO_FS
+    rng = np.random.default_rng(seed)
+    n = int(round(duration * fs))
+    by_class = corpus.by_class()
+    classes = sorted(classes or DEMO_CLASSES)
+    picked = rng.choice(len(classes), size=2, replace=False)
+    clips = [by_class[classes[i]][int(rng.integers(len(by_class[classes[i]])))] for i in picked]
+    signals = []
+    for c in clips:
+        x = _segment(np.asarray(corpus.load(c, fs), dtype=np.float64), n)
+        signals.append(x / max(float(np.sqrt(np.mean(x**2))), 1e-12))  # equal level at the source
+    scene = draw_scene(rng, num_sources=2)
+    mix, rt_measured = simulate(scene, array.placed(scene.array_center), np.stack(signals), fs, rt60, snr_db, rng, seed)
+    return DemoMixture(scene, clips, mix, rt_measured)
+
+
+# ---------------------------------------------------------------------------
+# command
+# ---------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> None:
+    lo, hi = RT60_RANGE_S
+    if not lo <= args.rt60 <= hi:
+        raise ValueError(f"--rt60 must be between {lo:g} and {hi:g} s, got {args.rt60:g}")
+    if math.isnan(args.snr) or args.snr < -10:
+        raise ValueError(f"--snr must be a number of dB >= -10 (inf for no noise), got {args.snr:g}")
+    if not 0.5 <= args.duration <= 30:
+        raise ValueError(f"--duration must be between 0.5 and 30 s, got {args.duration:g}")
+
+
+def _pick_classes(spec: str | None, by_class: dict) -> list[str]:
+    available = sorted(c for c, clips in by_class.items() if clips)
+    wanted = list(DEMO_CLASSES) if spec is None else [c.strip() for c in spec.split(",") if c.strip()]
+    unknown = [c for c in wanted if c not in available]
+    if unknown:
+        raise ValueError(f"unknown sound class '{unknown[0]}'; the built-in corpus has: {', '.join(available)}")
+    wanted = sorted(set(wanted))
+    if len(wanted) < 2:
+        raise ValueError(f"--classes needs at least 2 different classes, got {', '.join(wanted) or 'none'}")
+    return wanted
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def _table(rows: list[list[str]], header: list[str], left: set[int]) -> str:
+    widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(header)]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if j in left else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([fmt(header)] + [fmt(r) for r in rows])
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    t0 = time.perf_counter()
+    _check(args)
+    from soundloc.geometry import get_array
+
+    array = get_array(args.array)
+    from soundloc.audio import write_audio
+    from soundloc.corpus import builtin_corpus
+    from soundloc.doa import LOCALIZERS, get_localizer
+    from soundloc.metrics.doa import match_doas
+    from soundloc.plots import plot_polar_spectrum
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    fs = DEMO_FS
+    print("soundloc demo: preparing the built-in sounds (rendered on first use, then cached)...", file=sys.stderr)
+    corpus = builtin_corpus(progress=True)
+    demo = make_demo_mixture(array, corpus, seed=args.seed, rt60=args.rt60, snr_db=args.snr,
+                             duration=args.duration, classes=_pick_classes(args.classes, corpus.by_class()))
+    scene, clips, mix, rt_measured = demo.scene, demo.clips, demo.mixture, demo.rt60_measured
+    wav = out / "mixture.wav"
+    write_audio(wav, mix, fs)
+
+    truth = np.stack([scene.azimuth, scene.elevation], axis=1)
+    results, rows, per_method = [], [], {}
+    for name in LOCALIZERS:
+        res = get_localizer(name, array, fs).locate(mix, num_sources=2)
+        results.append(res)
+        m = match_doas(np.stack([res.azimuth, res.elevation], axis=1), truth)
+        err = {int(r): float(e) for (_, r), e in zip(m.pairs, m.errors)}
+        est = {int(r): int(k) for k, r in m.pairs}
+        per_method[name] = {"estimates": res.to_dict()["sources"],
+                            "errors_deg": [err.get(s) for s in range(len(truth))],
+                            "mean_error_deg": m.mean_error if m.num_matched else None}
+        for s in range(len(truth)):
+            rows.append([
+                name if s == 0 else "",
+                str(s + 1),
+                clips[s].label,
+                f"{scene.azimuth[s]:.1f}",
+                f"{res.azimuth[est[s]]:.1f}" if s in est else "-",
+                f"{err[s]:.1f}" if s in err else "missed",
+            ])
+
+    png = plot_polar_spectrum(results, out / "doa_polar.png", truth=truth, truth_labels=[c.label for c in clips],
+                              title=f"soundloc demo: {array.name}, RT60 {args.rt60:g} s, SNR {args.snr:g} dB")
+    scene_json = out / "scene.json"
+    _write_json(scene_json, {
+        "array": array.to_dict(), "fs": fs, "seed": args.seed, "rt60_target_s": args.rt60,
+        "rt60_measured_s": None if math.isnan(rt_measured) else rt_measured, "snr_db": args.snr,
+        "room_dim_m": scene.room_dim.tolist(), "array_center_m": scene.array_center.tolist(),
+        "sources": [{"clip_id": c.clip_id, "class": c.label, "position_m": p.tolist(), "azimuth": float(a),
+                     "elevation": float(e), "distance_m": float(d)}
+                    for c, p, a, e, d in zip(clips, scene.sources, scene.azimuth, scene.elevation, scene.distance)],
+        "results": per_method,
+    })
+
+    room = " x ".join(f"{d:.1f}" for d in scene.room_dim)
+    rt_txt = f", measured {rt_measured:.2f} s" if math.isfinite(rt_measured) else ""
+    snr_txt = f"SNR {args.snr:g} dB" if math.isfinite(args.snr) else "no noise"
+    print(f"Simulated a {room} m room (RT60 {args.rt60:g} s{rt_txt}, {snr_txt}, image-source method).")
+    print(f"Array '{array.name}' ({array.num_mics} mics, {100 * array.aperture:.1f} cm across) at "
+          f"({', '.join(f'{v:.1f}' for v in scene.array_center)}) m, facing +x.")
+    for s, c in enumerate(clips):
+        print(f"  source {s + 1}: {c.label} ({c.clip_id}) at azimuth {scene.azimuth[s]:.1f} deg, "
+              f"{scene.distance[s]:.1f} m away")
+    print(f"Localized the {args.duration:g} s mixture with {len(LOCALIZERS)} methods "
+          "(2 sources each; error = great-circle angle to the matched true source):\n")
+    print(_table(rows, ["method", "src", "class", "true az", "est. az", "error"], left={0, 2}))
+    centred = array.positions - array.center
+    if np.linalg.matrix_rank(centred, tol=1e-6) <= 1:
+        print("Note: a linear array cannot tell the two sides of its axis apart (a source and its mirror "
+              "image across the axis look the same), so large errors here can be that ambiguity.")
+    print(f"\nWrote {wav}, {png} and {scene_json}.")
+    print(f"Try it on your own recordings: soundloc localize {wav} --array {args.array} --sources 2 --method all")
+    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+    return 0

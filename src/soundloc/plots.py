@@ -1,0 +1,329 @@
+"""Plots of localization results (PNG/PDF/SVG files; no window, no global matplotlib state).
+
+Conventions: azimuth counter-clockwise from +x (front) in (-180, 180] degrees, elevation up
+from the horizontal plane. Polar plots put **0 degrees (front, +x) at the top** and run
+azimuth **counter-clockwise** (+90 = left), i.e. the view from above with the array facing up
+the page.
+
+* :func:`plot_polar_spectrum` -- one polar panel per method with the spatial spectrum, the
+  estimated directions (dots) and the true ones (red stars); for a 3-D (sphere) grid the polar
+  panel shows the azimuth marginal (max over elevation) and a second panel the az/el map.
+* :func:`plot_doa_vs_time` -- per-window results: azimuth spectrum over time per method with
+  the estimates on top (and elevation vs time for 3-D grids).
+
+Figures are drawn with matplotlib's object API on an Agg canvas (``matplotlib.figure.Figure``),
+so nothing here touches ``pyplot`` or the global backend; files are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from soundloc.doa import DOAResult
+    from soundloc.geometry import DOAGrid
+
+__all__ = ["azimuth_marginal", "doa_vs_time_figure", "plot_doa_vs_time", "plot_polar_spectrum", "polar_spectrum_figure"]
+
+_METHOD_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+_TRUTH_COLOUR = "tab:red"
+
+
+def azimuth_marginal(spectrum: np.ndarray, grid: "DOAGrid", bin_deg: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Spectrum as a function of azimuth only.
+
+    Args:
+        spectrum: ``(G,)`` values on ``grid``.
+        grid: an azimuth-only grid (returned as is, sorted by azimuth) or any other grid, whose
+            points are binned by azimuth taking the **max over elevation** in each bin.
+        bin_deg: bin width for non-azimuth grids (default: the grid spacing, at least 1 degree).
+
+    Returns:
+        ``(azimuth_deg (A,), value (A,))`` sorted by azimuth in (-180, 180]. Empty bins are
+        filled by circular linear interpolation.
+    """
+    s = np.asarray(spectrum, dtype=float)
+    az = np.asarray(grid.azimuth_deg, dtype=float)
+    if s.shape != az.shape:
+        raise ValueError(f"spectrum has {s.size} points, grid has {az.size}")
+    if grid.is_azimuth_only:
+        order = np.argsort(az, kind="stable")
+        return az[order], s[order]
+    if bin_deg is None:
+        bin_deg = max(1.0, float(getattr(grid, "spacing_deg", 2.0)))
+    n = max(8, int(round(360.0 / bin_deg)))
+    width = 360.0 / n
+    idx = np.floor((az + 180.0) / width).astype(int) % n
+    vals = np.full(n, -np.inf)
+    np.maximum.at(vals, idx, s)
+    centres = -180.0 + width * (np.arange(n) + 0.5)
+    ok = np.isfinite(vals)
+    if not ok.all():
+        vals = np.interp(centres, centres[ok], vals[ok], period=360.0)
+    return centres, vals
+
+
+def _truth_array(truth) -> np.ndarray:
+    if truth is None:
+        return np.zeros((0, 2))
+    t = np.asarray(truth, dtype=float)
+    if t.size == 0:
+        return np.zeros((0, 2))
+    t = np.atleast_2d(t)
+    if t.ndim != 2 or t.shape[1] != 2:
+        raise ValueError(f"truth must be (N, 2) rows of [azimuth, elevation] in degrees, got shape {t.shape}")
+    return t
+
+
+def _save(fig, path: str | Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = Path(path)
+    fmt = path.suffix[1:].lower() or "png"
+    FigureCanvasAgg(fig)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _deg(a: float) -> int:
+    """Whole degrees for labels (no "-0")."""
+    return int(round(float(a))) + 0
+
+
+def _style_polar(ax) -> None:
+    ax.set_theta_zero_location("N")  # 0 deg = front at the top
+    ax.set_theta_direction(1)  # counter-clockwise: +90 (left) on the left
+    ticks = np.arange(0, 360, 45)  # tick positions in [0, 360) keep the full circle in view
+    ax.set_xticks(np.deg2rad(ticks))
+    ax.set_xticklabels([f"{t if t <= 180 else t - 360:d}°" for t in ticks], fontsize=8)
+    ax.set_xlim(0.0, 2 * np.pi)
+    ax.set_ylim(0, 1.08)
+    ax.set_yticks([0.25, 0.5, 0.75, 1.0])
+    ax.set_yticklabels([])  # the radius is a relative scale (see the figure title)
+
+
+def plot_polar_spectrum(
+    results: "Sequence[DOAResult]",
+    path: str | Path,
+    truth: np.ndarray | Sequence[Sequence[float]] | None = None,
+    *,
+    truth_labels: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Polar plot of each result's spatial spectrum, one panel per result (method).
+
+    Args:
+        results: the results to draw (typically one per method, for the same clip).
+        path: output file (``.png``, ``.pdf``, ``.svg``...), written atomically.
+        truth: optional ``(N, 2)`` true ``[azimuth, elevation]`` in degrees, drawn as red stars
+            (and a faint radial line) on every panel.
+        truth_labels: optional names for the true sources (e.g. sound classes) for the legend.
+        title: figure title.
+
+    The radius is the spectrum min-max scaled to [0, 1] per panel (broad SRP / GCC spectra have
+    a high floor that would hide their peaks otherwise). For a 3-D grid
+    (:class:`~soundloc.geometry.SphereGrid`) the polar panel shows the azimuth marginal (max over
+    elevation) and a second row shows the az/el map of the spectrum.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    return _save(polar_spectrum_figure(results, truth, truth_labels=truth_labels, title=title), path)
+
+
+def polar_spectrum_figure(
+    results: "Sequence[DOAResult]",
+    truth: np.ndarray | Sequence[Sequence[float]] | None = None,
+    *,
+    truth_labels: Sequence[str] | None = None,
+    title: str | None = None,
+):
+    """The figure of :func:`plot_polar_spectrum` (a ``matplotlib.figure.Figure``, not saved).
+
+    The polar axes (``ax.name == "polar"``) appear in ``fig.axes`` in the order of ``results``.
+    """
+    from matplotlib.figure import Figure
+
+    results = list(results)
+    if not results:
+        raise ValueError("nothing to plot: no results")
+    t = _truth_array(truth)
+    if truth_labels is not None and len(truth_labels) != len(t):
+        raise ValueError(f"got {len(truth_labels)} truth labels for {len(t)} true directions")
+    has_3d = any(not r.grid.is_azimuth_only for r in results)
+    n = len(results)
+    ncols = min(n, 4)
+    nrows_blocks = -(-n // ncols)
+    rows_per_block = 2 if has_3d else 1
+    fig = Figure(figsize=(3.6 * ncols, (3.9 + (2.4 if has_3d else 0.0)) * nrows_blocks + 0.5))
+    gs = fig.add_gridspec(nrows_blocks * rows_per_block, ncols,
+                          height_ratios=([3.9, 2.4] if has_3d else [1.0]) * nrows_blocks)
+    legend_handles = {}
+    for i, r in enumerate(results):
+        block, col = divmod(i, ncols)
+        colour = _METHOD_COLOURS[i % len(_METHOD_COLOURS)]
+        ax = fig.add_subplot(gs[block * rows_per_block, col], projection="polar")
+        az, val = azimuth_marginal(r.spectrum, r.grid)
+        # min-max scaled for display: broad spectra (SRP, GCC) keep a high floor that would
+        # otherwise hide their peaks
+        lo, hi = float(np.min(val)), float(np.max(val))
+        span = hi - lo if hi > lo else 1.0
+        val = (val - lo) / span
+        th = np.deg2rad(np.append(az, az[0] + 360.0))
+        v = np.append(val, val[0])
+        ax.plot(th, v, color=colour, lw=1.4)
+        ax.fill(th, v, color=colour, alpha=0.15)
+        for k, (a, e) in enumerate(t):
+            ax.plot([0, np.deg2rad(a)], [0, 1.08], color=_TRUTH_COLOUR, lw=0.8, ls="--", alpha=0.6)
+            h = ax.plot(np.deg2rad(a), 1.0, marker="*", ms=14, color=_TRUTH_COLOUR, ls="none", mec="k", mew=0.5)[0]
+            legend_handles.setdefault("truth", h)
+        est_p = np.clip((np.asarray(r.power, dtype=float) - lo) / span, 0, 1.05)
+        h = ax.plot(np.deg2rad(r.azimuth), est_p, marker="o", ms=7, ls="none", mfc="none", mec="k", mew=1.5)[0]
+        legend_handles.setdefault("estimate", h)
+        _style_polar(ax)
+        if r.grid.is_azimuth_only:
+            est_txt = ", ".join(f"{_deg(a)}°" for a in r.azimuth)
+        else:
+            est_txt = ", ".join(f"{_deg(a)}°/{_deg(e)}°" for a, e in zip(r.azimuth, r.elevation))
+        ax.set_title(f"{r.method}\nestimate: {est_txt or 'none'}", fontsize=10, pad=12)
+        if has_3d:
+            ax2 = fig.add_subplot(gs[block * rows_per_block + 1, col])
+            if r.grid.is_azimuth_only:
+                ax2.set_axis_off()
+                ax2.text(0.5, 0.5, "azimuth-only grid", ha="center", va="center", transform=ax2.transAxes)
+            else:
+                _azel_map(ax2, r, t)
+    labels = {"estimate": "estimate (o)", "truth": "true direction (*)"}
+    if truth_labels is not None and len(t):
+        labels["truth"] = "true: " + ", ".join(f"{lab} {_deg(a)}°" for lab, (a, _) in zip(truth_labels, t))
+    fig.legend([legend_handles[k] for k in legend_handles], [labels[k] for k in legend_handles],
+               loc="lower center", ncol=2, fontsize=9, frameon=False)
+    head = title + "\n" if title else ""
+    fig.suptitle(head + "top view: 0° = front (+x), azimuth counter-clockwise (+90° = left); "
+                 "radius: spectrum scaled to [0, 1]", fontsize=10)
+    fig.subplots_adjust(bottom=0.12, top=0.80, wspace=0.35, hspace=0.45)
+    return fig
+
+
+def _azel_map(ax, r: "DOAResult", t: np.ndarray) -> None:
+    g = r.grid
+    s = np.asarray(r.spectrum, dtype=float)
+    sc = ax.scatter(g.azimuth_deg, g.elevation_deg, c=s, s=6, cmap="viridis", vmin=0, vmax=max(1e-12, s.max()))
+    ax.scatter(r.azimuth, r.elevation, marker="o", s=60, facecolors="none", edgecolors="w", linewidths=1.5)
+    if len(t):
+        ax.scatter(t[:, 0], t[:, 1], marker="*", s=120, color=_TRUTH_COLOUR, edgecolors="k", linewidths=0.5)
+    ax.set_xlim(180, -180)  # left = +azimuth, as in the top view
+    ax.set_ylim(min(-5.0, g.elevation_deg.min() - 2), max(5.0, g.elevation_deg.max() + 2))
+    ax.set_xticks([180, 90, 0, -90, -180])
+    ax.set_xlabel("azimuth (°)", fontsize=8)
+    ax.set_ylabel("elevation (°)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.figure.colorbar(sc, ax=ax, fraction=0.05, pad=0.02).ax.tick_params(labelsize=6)
+
+
+def plot_doa_vs_time(
+    frame_results: "Sequence[DOAResult]",
+    path: str | Path,
+    truth: np.ndarray | Sequence[Sequence[float]] | None = None,
+    *,
+    title: str | None = None,
+) -> Path:
+    """Directions over time from per-window results (e.g. ``Localizer.locate_frames``).
+
+    Args:
+        frame_results: results of one or more methods (grouped by ``method``), each with
+            ``start`` / ``end`` in seconds.
+        path: output file, written atomically.
+        truth: optional ``(N, 2)`` static true ``[azimuth, elevation]`` in degrees, drawn as
+            dashed red lines.
+        title: figure title.
+
+    One row per method: the azimuth spectrum (marginal over elevation for 3-D grids) as an
+    image over time, with the estimated azimuths as dots sized by their power. When a method
+    has a 3-D grid, a second column shows its elevation estimates over time.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    return _save(doa_vs_time_figure(frame_results, truth, title=title), path)
+
+
+def doa_vs_time_figure(
+    frame_results: "Sequence[DOAResult]",
+    truth: np.ndarray | Sequence[Sequence[float]] | None = None,
+    *,
+    title: str | None = None,
+):
+    """The figure of :func:`plot_doa_vs_time` (not saved): one row of axes per method, in order of
+    first appearance; the first column holds the azimuth-vs-time panel."""
+    from matplotlib.figure import Figure
+
+    frame_results = list(frame_results)
+    if not frame_results:
+        raise ValueError("nothing to plot: no results")
+    t = _truth_array(truth)
+    methods: dict[str, list] = {}
+    for r in frame_results:
+        methods.setdefault(r.method, []).append(r)
+    has_3d = any(not r.grid.is_azimuth_only for r in frame_results)
+    nrows = len(methods)
+    fig = Figure(figsize=(9.5 if has_3d else 7.5, 2.6 * nrows + 0.8))
+    axes = fig.subplots(nrows, 2 if has_3d else 1, squeeze=False,
+                        gridspec_kw={"width_ratios": [3, 1.4]} if has_3d else None)
+    for row, (method, rs) in enumerate(methods.items()):
+        rs = sorted(rs, key=lambda r: r.start)
+        ax = axes[row, 0]
+        starts = np.array([r.start for r in rs], dtype=float)
+        ends = np.array([r.end if r.end is not None else r.start for r in rs], dtype=float)
+        if np.any(ends <= starts):  # unknown ends: use the next window start
+            step = np.median(np.diff(starts)) if len(starts) > 1 else 1.0
+            ends = np.where(ends > starts, ends, starts + step)
+        centres = 0.5 * (starts + ends)
+        margs = [azimuth_marginal(r.spectrum, r.grid) for r in rs]
+        same_axis = all(m[0].shape == margs[0][0].shape for m in margs)
+        if same_axis:
+            img = np.stack([m[1] / max(m[1].max(), 1e-12) for m in margs], axis=1)  # (A, T)
+            az = margs[0][0]
+            half = 0.5 * (az[1] - az[0]) if len(az) > 1 else 0.5
+            edges_t = np.append(starts, ends[-1])
+            edges_a = np.append(az - half, az[-1] + half)
+            ax.pcolormesh(edges_t, edges_a, img, cmap="Greys", vmin=0, vmax=1, shading="flat")
+        for k, (a, _) in enumerate(t):
+            ax.axhline(a, color=_TRUTH_COLOUR, ls="--", lw=1.2, label="truth" if k == 0 else None)
+        x = np.concatenate([np.full(len(r.azimuth), c) for r, c in zip(rs, centres)]) if rs else np.zeros(0)
+        y = np.concatenate([np.asarray(r.azimuth, float) for r in rs]) if rs else np.zeros(0)
+        p = np.concatenate([np.asarray(r.power, float) for r in rs]) if rs else np.zeros(0)
+        colour = _METHOD_COLOURS[row % len(_METHOD_COLOURS)]
+        ax.scatter(x, y, s=12 + 40 * np.clip(p, 0, 1), color=colour, edgecolors="k", linewidths=0.4, zorder=3,
+                   label="estimate")
+        ax.set_ylim(-180, 180)
+        ax.set_yticks(np.arange(-180, 181, 90))
+        ax.set_xlim(starts.min(), ends.max())
+        ax.set_ylabel("azimuth (°)", fontsize=9)
+        ax.set_title(method, fontsize=10, loc="left")
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+        if has_3d:
+            ax2 = axes[row, 1]
+            el = np.concatenate([np.asarray(r.elevation, float) for r in rs])
+            ax2.scatter(x, el, s=14, color=colour, edgecolors="k", linewidths=0.4)
+            for a, e in t:
+                ax2.axhline(e, color=_TRUTH_COLOUR, ls="--", lw=1.2)
+            ax2.set_ylim(-90, 90)
+            ax2.set_ylabel("elevation (°)", fontsize=9)
+            ax2.set_xlim(starts.min(), ends.max())
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)", fontsize=9)
+    head = title + " — " if title else ""
+    fig.suptitle(head + "DOA vs time (azimuth CCW from front; spectrum in grey, darker = stronger)", fontsize=10)
+    fig.tight_layout()
+    return fig
