@@ -22,8 +22,15 @@ COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect"
 """Sub-command modules, in the order ``--help`` lists them."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line (no usage dump), exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="soundloc",
         description="Find where sounds come from: simulate labelled scenes and localize sources.",
     )
