@@ -24,12 +24,13 @@ What counts as a bad signal (:func:`validate_waveform`):
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import soundfile as sf
+
+from soundloc.fileio import atomic_path
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -294,18 +295,8 @@ def write_audio(
                 f"{p}: peak {peak:.3f} exceeds full scale 1.0 for subtype {st}; scale it down"
                 + (" or use subtype='FLOAT'" if suffix == ".wav" else "")
             )
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    try:
+    with atomic_path(p) as tmp:
         sf.write(tmp, np.ascontiguousarray(a.T), int(fs), subtype=st, format=fmt)
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # ---------------------------------------------------------------------------

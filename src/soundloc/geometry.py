@@ -218,10 +218,9 @@ class MicArray:
 
     def to_json(self, path: str | Path) -> None:
         """Write ``{"name", "positions"}`` JSON (atomic: temp file then rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
-        tmp.replace(path)
+        from soundloc.fileio import write_json_atomic
+
+        write_json_atomic(path, self.to_dict())
 
     def to_dict(self) -> dict:
         return {"name": self.name, "positions": self.positions.tolist()}

@@ -17,11 +17,12 @@ so nothing here touches ``pyplot`` or the global backend; files are written atom
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+from soundloc.fileio import atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from soundloc.doa import DOAResult
@@ -85,13 +86,8 @@ def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     fmt = path.suffix[1:].lower() or "png"
     FigureCanvasAgg(fig)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

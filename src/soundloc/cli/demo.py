@@ -31,14 +31,14 @@ try ``--classes organ,helicopter``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from soundloc.fileio import write_json_atomic
 
 if TYPE_CHECKING:  # numpy is imported inside the functions: `soundloc --help` stays fast
     import numpy as np
@@ -233,12 +233,6 @@ def _pick_classes(spec: str | None, by_class: dict) -> list[str]:
     return wanted
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
 def _table(rows: list[list[str]], header: list[str], left: set[int]) -> str:
     widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(header)]
 
@@ -299,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
     png = plot_polar_spectrum(results, out / "doa_polar.png", truth=truth, truth_labels=[c.label for c in clips],
                               title=f"soundloc demo: {array.name}, RT60 {args.rt60:g} s, SNR {args.snr:g} dB")
     scene_json = out / "scene.json"
-    _write_json(scene_json, {
+    write_json_atomic(scene_json, {
         "array": array.to_dict(), "fs": fs, "seed": args.seed, "rt60_target_s": args.rt60,
         "rt60_measured_s": None if math.isnan(rt_measured) else rt_measured, "snr_db": args.snr,
         "room_dim_m": scene.room_dim.tolist(), "array_center_m": scene.array_center.tolist(),

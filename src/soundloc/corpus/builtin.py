@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 import zlib
@@ -35,6 +34,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..audio import resample, write_audio
+from ..fileio import write_json_atomic
 from .base import ClipRef, Corpus
 from .gm import GMRecipe, GMRenderer, soundfont_path
 from .recipes import BUILTIN_CLASSES, DEFAULT_CLASSES, Recipe
@@ -159,18 +159,6 @@ def render_clip(label: str, index: int, seed: int = 0, *, _renderers: _Renderers
 # ---------------------------------------------------------------------------
 
 
-def _write_json_atomic(path: Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1, sort_keys=True, ensure_ascii=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _read_json(path: Path) -> dict | None:
     try:
         with open(path, encoding="utf-8") as f:
@@ -243,7 +231,7 @@ def _build(folder: Path, params: dict, progress: bool) -> dict:
                                 "file": rel, "samples": int(x.size), "desc": desc})
                 if bar is not None:
                     bar.update(1)
-            _write_json_atomic(folder / label / "_class.json", {"label": label, "clips": entries})
+            write_json_atomic(folder / label / "_class.json", {"label": label, "clips": entries}, indent=1, sort_keys=True)
     finally:
         if bar is not None:
             bar.close()
@@ -261,7 +249,7 @@ def _build(folder: Path, params: dict, progress: bool) -> dict:
         "rendered_classes": todo,
         "render_seconds": round(time.perf_counter() - t0, 3),
     }
-    _write_json_atomic(folder / "manifest.json", manifest)
+    write_json_atomic(folder / "manifest.json", manifest, indent=1, sort_keys=True)
     return manifest
 
 

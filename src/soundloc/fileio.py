@@ -1,0 +1,57 @@
+"""Atomic file writes: every file soundloc writes appears whole or not at all.
+
+A writer gets a hidden temporary path in the destination folder (``.<name>.<random>.tmp``, so a
+folder listing that skips hidden files never sees it); on success it is renamed onto the target
+with ``os.replace`` (atomic on POSIX and Windows), on any error it is removed and the old file, if
+any, is left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+TEMP_SUFFIX = ".tmp"
+"""Suffix of in-progress files; a resumable job may delete leftovers ``.*.tmp`` after a kill."""
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` when the block succeeds.
+
+    Parent folders are created. The temporary name keeps ``path``'s suffix before ``.tmp`` is
+    appended, so tools that pick a format from the name can be given an explicit format.
+
+    Example:
+        >>> with atomic_path("out/plot.png") as tmp:   # doctest: +SKIP
+        ...     fig.savefig(tmp, format="png")
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=TEMP_SUFFIX, dir=p.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` (``\\n`` newlines) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+
+
+def write_json_atomic(path: str | Path, obj: Any, *, indent: int | None = 2, sort_keys: bool = False) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False) + "\n")
