@@ -1,0 +1,210 @@
+"""A torch ``Dataset`` of (multichannel waveform, frame-level targets) over a dataset folder.
+
+Reads soundloc datasets and STARSS23/TAU-style folders (see :mod:`soundloc.data.layout`) the same
+way. Each item is ``(waveform, targets)``:
+
+* ``waveform``: ``(M, N)`` float32 tensor (mics, samples) at ``fs``.
+* ``targets``: a dict of float32 tensors over ``T`` label frames of 100 ms, ``K = max_tracks``
+  slots per class and ``C`` classes (see :func:`soundloc.data.dcase.labels_to_targets`):
+  ``activity`` ``(T, K, C)``, ``doa`` ``(T, K, C, 3)`` unit vectors in the array frame (x front,
+  y left, z up), ``distance`` ``(T, K, C)`` metres (0 where unknown). The multi-ACCDOA target of the
+  DCASE baselines is ``activity[..., None] * doa``; single-track ACCDOA takes ``K = 1``.
+
+With ``clip_seconds`` every file is cut into windows of that length every ``hop_seconds``
+(default: no overlap); the last window is zero-padded (and its padded frames carry no labels).
+Without it each item is a whole file (lengths differ between files; batch with size 1 or a
+padding collate function).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch.utils.data import Dataset
+
+from soundloc.data.dcase import LABEL_HOP_S, DcaseLabels, labels_to_targets, read_dcase_csv
+from soundloc.data.layout import (
+    LAYOUTS,
+    STARSS23_CLASSES,
+    dcase_entries,
+    detect_layout,
+    read_header,
+    soundloc_entries,
+)
+
+
+def _frames(seconds: float, name: str) -> int:
+    t = seconds / LABEL_HOP_S
+    if seconds <= 0 or abs(t - round(t)) > 1e-6:
+        raise ValueError(f"{name} must be a positive multiple of the 0.1 s label frame, got {seconds}")
+    return int(round(t))
+
+
+class SeldDataset(Dataset):
+    """Frame-labelled multichannel audio from a dataset folder.
+
+    Args:
+        root: the dataset folder.
+        split: ``"train"``/``"val"``/``"test"`` (soundloc), ``"train"``/``"test"`` or a sub-folder /
+            fold name (DCASE folders), or ``None`` for every file.
+        fs: sample rate of the returned audio (resampled with soxr if a file differs);
+            ``None`` keeps the files' rate (all files must share it).
+        clip_seconds: window length in seconds (multiple of 0.1), or ``None`` for whole files.
+        hop_seconds: hop between windows (multiple of 0.1); defaults to ``clip_seconds``.
+        max_tracks: ``K``, track slots per class.
+        layout: ``"auto"``, ``"soundloc"`` or ``"dcase"``.
+        audio_format: for DCASE folders, ``"mic"``, ``"foa"`` or ``"auto"`` (mic if present).
+        class_names: class list; default: ``dataset.json`` (soundloc) or :data:`STARSS23_CLASSES`.
+        distance_unit: unit of the label files' distance column: ``"auto"`` (soundloc: the unit
+            ``dataset.json`` records; elsewhere integers = cm, decimals = m), ``"cm"`` or ``"m"``.
+
+    Attributes:
+        entries: the :class:`~soundloc.data.layout.FileEntry` list.
+        class_names, num_classes, fs, num_channels, layout.
+        header: ``dataset.json`` content (soundloc) or ``{}``.
+
+    Raises:
+        ValueError: not a dataset folder, no files for ``split``, files with different channel
+            counts or rates (when ``fs`` is None), a label class out of range, bad lengths.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str | None = None,
+        *,
+        fs: int | None = None,
+        clip_seconds: float | None = None,
+        hop_seconds: float | None = None,
+        max_tracks: int = 3,
+        layout: str = "auto",
+        audio_format: str = "auto",
+        class_names: Sequence[str] | None = None,
+        distance_unit: str = "auto",
+    ) -> None:
+        self.root = Path(root)
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+        self.layout = detect_layout(self.root) if layout == "auto" else layout
+        self.header: dict = {}
+        if self.layout == "soundloc":
+            self.header = read_header(self.root)
+            self.entries = soundloc_entries(self.root, split)
+            default_classes = tuple(self.header["class_names"])
+            unit = self.header.get("label_format", {}).get("distance_unit", "cm") if distance_unit == "auto" else distance_unit
+        else:
+            self.entries = dcase_entries(self.root, split, audio_format)
+            default_classes = STARSS23_CLASSES
+            unit = distance_unit
+        if not self.entries:
+            raise ValueError(f"no labelled audio files in '{self.root}'" + (f" for split '{split}'" if split else ""))
+        self.class_names = tuple(class_names) if class_names is not None else default_classes
+        self.num_classes = len(self.class_names)
+        if max_tracks < 1:
+            raise ValueError(f"max_tracks must be >= 1, got {max_tracks}")
+        self.max_tracks = int(max_tracks)
+        self.split = split
+
+        infos = []
+        for e in self.entries:
+            try:
+                infos.append(sf.info(str(e.audio)))
+            except (RuntimeError, sf.SoundFileError) as err:
+                raise ValueError(f"{e.audio}: cannot read audio header ({err})") from None
+        chans = {i.channels for i in infos}
+        if len(chans) != 1:
+            raise ValueError(f"'{self.root}': files have different channel counts {sorted(chans)}")
+        self.num_channels = chans.pop()
+        rates = {int(i.samplerate) for i in infos}
+        if fs is None and len(rates) != 1:
+            raise ValueError(f"'{self.root}': files have different sample rates {sorted(rates)}; pass fs=")
+        self.fs = int(fs) if fs is not None else rates.pop()
+        self._file_fs = [int(i.samplerate) for i in infos]
+        self._file_len = [int(i.frames) for i in infos]
+
+        self.labels: list[DcaseLabels] = [read_dcase_csv(e.labels, distance_unit=unit) for e in self.entries]
+        for e, lab in zip(self.entries, self.labels):
+            if len(lab) and int(lab.class_index.max()) >= self.num_classes:
+                raise ValueError(f"{e.labels}: class {int(lab.class_index.max())} is out of range for "
+                                 f"{self.num_classes} classes; pass class_names=")
+
+        self.clip_frames = None if clip_seconds is None else _frames(clip_seconds, "clip_seconds")
+        hop_frames = None
+        if clip_seconds is not None:
+            hop_frames = self.clip_frames if hop_seconds is None else _frames(hop_seconds, "hop_seconds")
+        elif hop_seconds is not None:
+            raise ValueError("hop_seconds needs clip_seconds")
+        # items: (file index, first label frame, number of label frames)
+        self._items: list[tuple[int, int, int]] = []
+        for i, n in enumerate(self._file_len):
+            total = int(math.ceil(n / self._file_fs[i] / LABEL_HOP_S - 1e-9))
+            if self.clip_frames is None:
+                self._items.append((i, 0, max(total, 1)))
+            else:
+                count = 1 + max(0, int(math.ceil((total - self.clip_frames) / hop_frames)))
+                self._items.extend((i, k * hop_frames, self.clip_frames) for k in range(count))
+
+    # ------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def array(self):
+        """The :class:`~soundloc.geometry.MicArray`: from ``dataset.json`` (soundloc), the ``tetra``
+        preset for DCASE ``mic_*`` audio (the Eigenmike MIC format), ``None`` for FOA."""
+        from soundloc.geometry import MicArray
+
+        if "array" in self.header:
+            return MicArray.from_dict(self.header["array"])
+        if self.layout == "dcase" and self.entries[0].audio.relative_to(self.root).parts[0].startswith("mic_"):
+            return MicArray.preset("tetra")
+        return None
+
+    def item_info(self, index: int) -> dict:
+        """``{"entry", "start", "frames"}``: which file and which window item ``index`` is."""
+        i, f0, nf = self._items[index]
+        return {"entry": self.entries[i], "start": f0 * LABEL_HOP_S, "frames": nf}
+
+    def read_waveform(self, index: int) -> np.ndarray:
+        """``(M, N)`` float32 numpy waveform of item ``index`` at ``self.fs``."""
+        i, f0, nf = self._items[index]
+        ffs = self._file_fs[i]
+        entry = self.entries[i]
+        if self.clip_frames is None:
+            start, stop = 0, self._file_len[i]
+            n_out = int(round(self._file_len[i] * self.fs / ffs))
+        else:
+            start = int(round(f0 * LABEL_HOP_S * ffs))
+            stop = min(self._file_len[i], int(round((f0 + nf) * LABEL_HOP_S * ffs)))
+            n_out = int(round(nf * LABEL_HOP_S * self.fs))
+        try:
+            x, _ = sf.read(str(entry.audio), start=start, stop=stop, dtype="float32", always_2d=True)
+        except (RuntimeError, sf.SoundFileError) as err:
+            raise ValueError(f"{entry.audio}: cannot decode audio ({err})") from None
+        x = np.ascontiguousarray(x.T)
+        if ffs != self.fs and x.shape[1] > 0:
+            from soundloc.audio import resample
+
+            x = resample(x, ffs, self.fs)
+        out = np.zeros((x.shape[0], n_out), dtype=np.float32)
+        n = min(n_out, x.shape[1])
+        out[:, :n] = x[:, :n]
+        return out
+
+    def read_targets(self, index: int) -> dict[str, np.ndarray]:
+        """Numpy targets of item ``index`` (see the module docstring)."""
+        i, f0, nf = self._items[index]
+        return labels_to_targets(self.labels[i], nf, self.num_classes, self.max_tracks, frame_offset=f0)
+
+    def __getitem__(self, index: int):
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        index = index % len(self)
+        x = self.read_waveform(index)
+        t = self.read_targets(index)
+        return torch.from_numpy(x), {k: torch.from_numpy(v) for k, v in t.items()}
