@@ -12,7 +12,6 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	# CPU build of torch first, so nothing later pulls a CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
 	# tinysoundfont declares pyaudio (unused for synthesis, needs PortAudio headers): skip its deps.
