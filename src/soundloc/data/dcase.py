@@ -28,11 +28,12 @@ import csv
 import io
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from soundloc.fileio import write_text_atomic
 
 LABEL_HOP_S = 0.1
 """Label frame length in seconds."""
@@ -188,24 +189,7 @@ def format_dcase_rows(labels: DcaseLabels, *, angle_decimals: int = 2, distance:
 
 def write_dcase_csv(path: str | os.PathLike, labels: DcaseLabels, *, angle_decimals: int = 2, distance: bool = True) -> None:
     """Write ``labels`` as a DCASE CSV atomically (temp file in the same folder, then rename)."""
-    atomic_write_text(path, format_dcase_rows(labels, angle_decimals=angle_decimals, distance=distance))
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a hidden temp file ``.<name>.*.tmp`` and ``os.replace``."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_text_atomic(path, format_dcase_rows(labels, angle_decimals=angle_decimals, distance=distance))
 
 
 def labels_to_targets(

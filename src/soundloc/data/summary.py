@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from soundloc.data.dcase import LABEL_HOP_S, read_dcase_csv
+from soundloc.fileio import atomic_path
 from soundloc.data.layout import STARSS23_CLASSES, dcase_entries, detect_layout, read_header, soundloc_entries
 
 
@@ -257,9 +258,9 @@ def plot_summary(s: DatasetSummary, path: str | os.PathLike) -> Path:
 
     for a in (axes[0, 0].xaxis, axes[0, 1].yaxis, axes[0, 2].yaxis, axes[1, 0].yaxis, axes[1, 2].yaxis):
         a.set_major_locator(MaxNLocator(integer=True))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, format=path.suffix[1:].lower() or "png")
+    finally:
+        plt.close(fig)
     return path

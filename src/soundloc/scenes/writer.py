@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from soundloc.fileio import write_json_atomic, write_text_atomic
+
 FORMAT_VERSION = 1
 """Version of the folder layout, stored in ``dataset.json``."""
 
@@ -98,12 +100,6 @@ def disk_usage(root: str | os.PathLike) -> int:
     return total
 
 
-def _atomic_json(path: Path, obj: Any, *, indent: int | None = None) -> None:
-    from soundloc.data.dcase import atomic_write_text
-
-    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
-
-
 def _clip_paths(out: Path, meta_or_split: str, name: str, ext: str) -> tuple[Path, Path, Path]:
     split = meta_or_split
     return (out / "audio" / split / f"{name}.{ext}", out / "metadata" / split / f"{name}.csv",
@@ -121,7 +117,7 @@ def write_clip(out: str | os.PathLike, result) -> dict:
     audio_path, csv_path, json_path = _clip_paths(out, result.split, result.name, ext)
     write_audio(audio_path, result.audio, result.meta["fs"], subtype="PCM_24" if ext == "flac" else "FLOAT")
     write_dcase_csv(csv_path, result.labels)
-    _atomic_json(json_path, result.meta)
+    write_json_atomic(json_path, result.meta, indent=None)
     return result.meta
 
 
@@ -255,19 +251,18 @@ def _prepare_folder(out: Path, header: dict, overwrite: bool) -> None:
         raise ValueError(f"{out} is not empty and holds no soundloc dataset (no dataset.json); use a new folder")
     out.mkdir(parents=True, exist_ok=True)
     if not ds.is_file() or json.loads(ds.read_text()) != header:
-        _atomic_json(ds, header, indent=2)
+        write_json_atomic(ds, header, indent=2)
 
 
 def build_manifest(out: str | os.PathLike) -> list[dict]:
     """Rebuild ``manifest.jsonl`` from the per-clip JSON files (index order), atomically."""
-    from soundloc.data.dcase import atomic_write_text
 
     out = Path(out)
     metas = []
     for p in sorted((out / "metadata").glob("*/clip_*.json")):
         metas.append(json.loads(p.read_text()))
     metas.sort(key=lambda m: m["index"])
-    atomic_write_text(out / "manifest.jsonl", "".join(json.dumps(m) + "\n" for m in metas))
+    write_text_atomic(out / "manifest.jsonl", "".join(json.dumps(m) + "\n" for m in metas))
     return metas
 
 
