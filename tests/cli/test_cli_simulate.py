@@ -113,7 +113,11 @@ def test_bad_config_files_and_corpus(corpus, tmp_path, capsys):
     assert main(["simulate", str(out), "--preset", "tiny", "--clips", "1", "--corpus", str(corpus), "--no-progress"]) == 0
     capsys.readouterr()
     assert main(["simulate", str(out), "--preset", "tiny", "--clips", "2", "--corpus", str(corpus), "--no-progress"]) == 2
-    assert "different config; use a new folder or --overwrite" in capsys.readouterr().err
+    assert "different config (config.num_clips 1 there, 2 here); use a new folder or --overwrite" in capsys.readouterr().err
+    # another seed is refused naming the seed (regression: the message blamed the config)
+    assert main(["simulate", str(out), "--preset", "tiny", "--clips", "1", "--corpus", str(corpus), "--seed", "4",
+                 "--no-progress"]) == 2
+    assert "(seed 0 there, 4 here)" in capsys.readouterr().err
     assert main(["simulate", str(out), "--preset", "tiny", "--clips", "2", "--corpus", str(corpus), "--overwrite",
                  "--no-progress"]) == 0
 
@@ -123,3 +127,34 @@ def test_inspect_errors(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path)]) == 2
     assert "not a dataset folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_with_workers_prints_one_line(corpus, tmp_path):
+    """Regression: Ctrl-C (SIGINT to the whole process group, as a terminal sends it) during a
+    `--workers 2` run used to print a KeyboardInterrupt traceback from every pool worker; now the
+    workers leave the interrupt to the parent, which stops the pool and prints one line."""
+    import glob
+    import os
+    import signal
+    import subprocess
+
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-c", "import sys; from soundloc.cli import main; sys.exit(main(sys.argv[1:]))",
+           "simulate", str(out), "--preset", "tiny", "--clips", "2000", "--workers", "2", "--corpus", str(corpus),
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(glob.glob(str(out / "metadata" / "*" / "*.json"))) < 2:
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # pragma: no cover - only if the interrupt was not honoured
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    err = err.decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip() == "soundloc: interrupted"

@@ -188,10 +188,14 @@ def test_rerun_with_other_config_is_refused(corpus, tmp_path):
     cfg = small_config(corpus, num_clips=2)
     out = tmp_path / "ds"
     generate_dataset(out, cfg, seed=0)
-    with pytest.raises(ValueError, match="holds a dataset with a different config; use a new folder or --overwrite"):
+    # the message names what differs (regression: it used to say "different config" for a new seed)
+    with pytest.raises(ValueError, match=r"holds a dataset with a different config \(seed 0 there, 1 here\); "
+                                         r"use a new folder or --overwrite"):
         generate_dataset(out, cfg, seed=1)
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(ValueError, match=r"different config \(config\.room\.rt60 \[0\.2, 0\.5\] there, \[0\.3, 0\.4\] here\)"):
         generate_dataset(out, cfg.replace(room={"rt60": [0.3, 0.4]}), seed=0)
+    with pytest.raises(ValueError, match=r"config\.num_clips 2 there, 3 here"):
+        generate_dataset(out, cfg.replace(num_clips=3), seed=0)
     rep = generate_dataset(out, cfg, seed=1, overwrite=True)
     assert rep.generated == 2
     fresh = tmp_path / "fresh"
@@ -251,3 +255,29 @@ def test_dask_executor_gives_the_same_dataset(corpus, tmp_path):
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
         generate_dataset(tmp_path / "dask", cfg, seed=5, executor=client.get_executor())
     assert tree_bytes(tmp_path / "dask") == tree_bytes(ref)
+
+
+def test_direct_sound_arrives_propagation_delay_after_labelled_onset(corpus, tmp_path):
+    """Regression: the RIRs carry a fixed 40-sample filter delay (direct path at d / c * fs + 40);
+    the mixer must take it out, so the direct sound at mic m arrives exactly |src - mic_m| / c after
+    the labelled onset (it used to arrive 40 samples later). Measured by independent GCC-PHAT between
+    the dry excerpt (read from the corpus file) placed at the onset and each mic signal."""
+    cfg = small_config(corpus, num_clips=3, events={"count": [1, 1], "duration": [0.5, 0.6]},
+                       room={"rt60": [0.1, 0.2]}, max_order=0, noise={"kind": "none"})
+    out = tmp_path / "timing"
+    generate_dataset(out, cfg, seed=2)
+    for line in (out / "manifest.jsonl").read_text().splitlines():
+        meta = json.loads(line)
+        x, fs = sf.read(out / meta["audio"], dtype="float64", always_2d=True)
+        (ev,) = meta["events"]
+        src, sfs = sf.read(corpus / f"{ev['clip_id']}.wav", dtype="float64")
+        assert sfs == fs
+        a = int(round(ev["source_start"] * fs))
+        n = int(round((ev["offset"] - ev["onset"]) * fs))
+        dry = np.zeros(len(x))
+        on = int(round(ev["onset"] * fs))
+        dry[on : on + n] = src[a : a + n]
+        d = np.linalg.norm(np.array(meta["mic_positions"]) - np.array(ev["start_position"]), axis=1)
+        for m in range(x.shape[1]):
+            tau = _gcc_phat_tdoa(dry, x[:, m], fs, 0.05)
+            assert abs(tau - d[m] / 343.0) < 0.5 / fs, (meta["name"], m, tau * fs, d[m] / 343.0 * fs)

@@ -226,7 +226,7 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
     Returns:
         A :class:`ClipResult`.
     """
-    from soundloc.scenes.rir import compute_rirs
+    from soundloc.scenes.rir import compute_rirs, rir_delay_samples
 
     ctx = context if context is not None else make_context(config, seed)
     if ctx.config != config or ctx.seed != int(seed):
@@ -250,6 +250,7 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
     sources = np.zeros((m, n_clip))
     active = np.zeros(n_clip, dtype=bool)
     xfade = int(round(cfg.events.crossfade * fs))
+    delay = rir_delay_samples(cfg.rir_backend)
     events: list[SceneEvent] = []
     k = 0
     for d, traj in zip(drafts, trajs):
@@ -260,8 +261,12 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
         img = spatialize(dry, rirs[k : k + p], seg_starts, xfade)
         k += p
         on = d["on"]
-        end = min(n_clip, on + img.shape[1])
-        sources[:, on:end] += img[:, : end - on]
+        # the RIRs peak at d / c * fs + delay (the fractional-delay filter's centre): start the image
+        # `delay` samples early so the direct sound arrives exactly d / c after the labelled onset
+        first = on - delay
+        a = max(0, first)
+        end = min(n_clip, first + img.shape[1])
+        sources[:, a:end] += img[:, a - first : end - first]
         active[on : on + d["n"]] = True
         events.append(SceneEvent(
             class_name=d["class"], class_index=class_index[d["class"]], clip_id=d["clip_id"], track=d["track"],

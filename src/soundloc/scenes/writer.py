@@ -39,8 +39,9 @@ from typing import Any
 
 from soundloc.fileio import write_json_atomic, write_text_atomic
 
-FORMAT_VERSION = 1
-"""Version of the folder layout, stored in ``dataset.json``."""
+FORMAT_VERSION = 2
+"""Version of the folder layout and of the audio/label timing, stored in ``dataset.json``; a
+folder written by another version is not resumed (2: direct sound aligned with labelled onsets)."""
 
 DISTANCE_UNIT = "cm"
 """Unit of the distance column our label CSVs are written with (STARSS23 2024 convention)."""
@@ -207,6 +208,22 @@ def _identity(header: dict) -> dict:
     return {k: header.get(k) for k in keys}
 
 
+def _difference(old, new: dict) -> str:
+    """What differs between two ``dataset.json`` identities, e.g. ``"seed 0 there, 3 here"``."""
+    if not isinstance(old, dict):
+        return "unreadable dataset.json"
+
+    def first(a, b, path: str):
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in list(a) + [k for k in b if k not in a]:
+                if a.get(k) != b.get(k):
+                    return first(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+            return None
+        return f"{path or 'header'} {json.dumps(a)} there, {json.dumps(b)} here"
+
+    return first(_identity(old), _identity(new), "") or "unknown difference"
+
+
 def _clean_temp_files(out: Path) -> int:
     n = 0
     for sub in ("audio", "metadata", "."):
@@ -241,7 +258,8 @@ def _prepare_folder(out: Path, header: dict, overwrite: bool) -> None:
             old = None
         same = isinstance(old, dict) and _identity(old) == _identity(header)
         if not same and not overwrite:
-            raise ValueError(f"{out} holds a dataset with a different config; use a new folder or --overwrite")
+            raise ValueError(f"{out} holds a dataset with a different config ({_difference(old, header)}); "
+                             "use a new folder or --overwrite")
         if not same:
             for sub in ("audio", "metadata"):
                 shutil.rmtree(out / sub, ignore_errors=True)
@@ -370,7 +388,7 @@ def _run_pool(workers: int, out: Path, config, seed: int, todo: list[int], bar) 
     try:
         for v in _THREAD_VARS:  # inherited by the spawned workers before numpy loads there
             os.environ[v] = "1"
-        pool = ctx.Pool(processes=min(workers, len(todo)), initializer=limit_threads)
+        pool = ctx.Pool(processes=min(workers, len(todo)), initializer=_init_worker)
     finally:
         for v, old in saved.items():
             if old is None:
@@ -388,6 +406,15 @@ def _run_pool(workers: int, out: Path, config, seed: int, todo: list[int], bar) 
         raise
     finally:
         pool.join()
+
+
+def _init_worker() -> None:
+    """Pool worker setup: one thread each, and Ctrl-C left to the parent (which terminates the
+    pool), so an interrupt prints one message instead of a traceback per worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads()
 
 
 def _star_task(args: tuple) -> int:
