@@ -25,3 +25,20 @@ def test_failure_keeps_old_file_and_removes_temp(tmp_path):
             raise RuntimeError("killed mid-write")
     assert json.loads(target.read_text()) == {"v": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_written_files_get_umask_permissions_not_private(tmp_path):
+    # mkstemp makes 0600 files and os.replace keeps the mode: datasets and plots would be
+    # unreadable by anyone else on a shared machine. A normal write gives 0666 & ~umask.
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+        with atomic_path(tmp_path / "b.bin") as tmp:
+            tmp.write_bytes(b"y")
+    finally:
+        os.umask(old)
+    for name in ("a.txt", "b.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644

@@ -10,13 +10,31 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 TEMP_SUFFIX = ".tmp"
 """Suffix of in-progress files; a resumable job may delete leftovers ``.*.tmp`` after a kill."""
+
+
+def _create_temp(p: Path) -> str:
+    """Create an empty ``.<name>.<random>.tmp`` next to ``p`` with the usual permissions.
+
+    ``tempfile.mkstemp`` creates files with mode 0600 whatever the umask, and ``os.replace``
+    keeps that mode, so every file written through it would be private to its owner; opening
+    with mode 0666 lets the umask decide (e.g. 0644), as for a file written in place.
+    """
+    for _ in range(100):
+        tmp = os.path.join(p.parent, f".{p.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{p}: could not create a temporary file next to it")  # pragma: no cover
 
 
 @contextmanager
@@ -32,8 +50,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=TEMP_SUFFIX, dir=p.parent)
-    os.close(fd)
+    tmp = _create_temp(p)
     try:
         yield Path(tmp)
         os.replace(tmp, p)
