@@ -313,6 +313,19 @@ def test_list_audio_files(tmp_path):
     assert other / "z.wav" in everything and everything == sorted(everything)
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="needs POSIX symlinks")
+def test_list_audio_files_symlink_loop_is_walked_once(tmp_path):
+    # a link back to a parent folder (e.g. "latest -> ..") made os.walk(followlinks=True) list
+    # the same file ~40 times (a/x.wav, a/up/a/x.wav, ...) until the OS refused the path
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.wav").write_bytes(b"x")
+    os.symlink("..", tmp_path / "a" / "up")
+    os.symlink(tmp_path / "a", tmp_path / "alias")  # a linked folder outside the loop is still followed once
+    got = list_audio_files([tmp_path / "a"])
+    assert got == [tmp_path / "a" / "x.wav"]
+    assert list_audio_files([tmp_path / "alias"]) == [tmp_path / "alias" / "x.wav"]
+
+
 def test_list_audio_files_errors(tmp_path):
     with pytest.raises(AudioError, match="no such file or directory"):
         list_audio_files([tmp_path / "missing"])

@@ -329,7 +329,13 @@ def list_audio_files(
         if p.is_file():
             found.add(p)
         elif p.is_dir():
+            visited: set[str] = set()  # real folders walked: a symlink loop is entered once
             for root, dirs, files in os.walk(p, followlinks=True):
+                real = os.path.realpath(root)
+                if real in visited:
+                    dirs[:] = []
+                    continue
+                visited.add(real)
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
                 for f in files:
                     if not f.startswith(".") and os.path.splitext(f)[1].lower() in exts:
