@@ -39,6 +39,15 @@ def test_wrong_channel_count_names_array_and_counts(method: str) -> None:
         loc.locate_batch(np.zeros((5, 3, FS)))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_unavailable_gpu_is_a_value_error() -> None:
+    # torch itself raises AssertionError("Torch not compiled with CUDA enabled") or RuntimeError.
+    with pytest.raises(ValueError, match="cuda.*no CUDA GPU"):
+        get_localizer("srp-phat", ARR, FS, device="cuda")
+    with pytest.raises(ValueError, match="unknown torch device"):
+        get_localizer("srp-phat", ARR, FS, device="gpu0")
+
+
 @pytest.mark.parametrize("method", sorted(LOCALIZERS))
 def test_bad_waveforms_rejected(method: str) -> None:
     loc = get_localizer(method, ARR, FS)
@@ -156,6 +165,26 @@ def test_locate_frames_follows_a_moving_source(method: str) -> None:
     assert res[-1].end == pytest.approx(2.0)
     with pytest.raises(ValueError, match="frame_length"):
         loc.locate_frames(x, 1, frame_length=0.0)
+
+
+def test_locate_frames_memory_does_not_grow_with_window_overlap() -> None:
+    # 100 overlapping 1-s windows of a 2-s clip are 25.6 MB of float32 copies; they must be
+    # made batch_size windows at a time (a long recording with a small hop would not fit in RAM).
+    import tracemalloc
+
+    x = np.random.default_rng(5).standard_normal((4, 2 * FS))
+    small = get_localizer("srp-phat", ARR, FS, batch_size=4)
+    tracemalloc.start()
+    try:
+        res = small.locate_frames(x, 1, frame_length=1.0, hop_length=0.01)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(res) == 101  # starts 0, 0.01, ..., 1.0 s
+    assert peak < 8e6, f"peak {peak / 1e6:.1f} MB"
+    ref = get_localizer("srp-phat", ARR, FS, batch_size=256).locate_frames(x, 1, frame_length=1.0, hop_length=0.01)
+    assert [(r.start, r.end) for r in res] == [(r.start, r.end) for r in ref]
+    np.testing.assert_allclose(np.stack([r.spectrum for r in res]), np.stack([r.spectrum for r in ref]), rtol=1e-4, atol=1e-6)
 
 
 def test_short_and_silent_inputs_do_not_crash() -> None:

@@ -168,6 +168,10 @@ class Localizer:
             self.device = torch.device(device)
         except (RuntimeError, TypeError):
             raise ValueError(f"unknown torch device '{device}' (e.g. 'cpu', 'cuda', 'cuda:1')") from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device '{device}': no CUDA GPU is available to torch here; use device='cpu'")
+        if self.device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device '{device}': MPS is not available here; use device='cpu'")
         self.batch_size = int(batch_size)
         self.freq_bins = k[sel]
         self.freqs = f[sel]
@@ -384,11 +388,16 @@ class Localizer:
             starts.append(starts[-1] + hop)
         # all windows share one length so they batch; a cut last window is zero-padded
         # (zero frames add nothing to SRP / GCC and only scale the MUSIC covariance).
-        frames = np.zeros((len(starts), x.shape[0], win), dtype=np.float32)
-        for i, s in enumerate(starts):
-            seg = x[:, s : s + win]
-            frames[i, :, : seg.shape[1]] = seg
-        res = self.locate_batch(frames, num_sources, min_separation_deg=min_separation_deg)
+        # Windows are copied out ``batch_size`` at a time: overlapping windows of a long
+        # recording would otherwise need (frame_length / hop_length) times its memory.
+        res: list[DOAResult] = []
+        for c0 in range(0, len(starts), self.batch_size):
+            chunk = starts[c0 : c0 + self.batch_size]
+            frames = np.zeros((len(chunk), x.shape[0], win), dtype=np.float32)
+            for i, s in enumerate(chunk):
+                seg = x[:, s : s + win]
+                frames[i, :, : seg.shape[1]] = seg
+            res.extend(self.locate_batch(frames, num_sources, min_separation_deg=min_separation_deg))
         return [_with_span(r, s / self.fs, min(s + win, n) / self.fs) for r, s in zip(res, starts)]
 
     def __repr__(self) -> str:
