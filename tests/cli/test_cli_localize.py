@@ -240,6 +240,30 @@ def test_options_reach_the_localizer(recs, capsys, monkeypatch):
     assert azimuth_error_deg(s["azimuth"], 30.0) <= 5 and 0 <= s["elevation"] <= 90
 
 
+def test_default_grid_is_3d_for_a_3d_array(tmp_path, capsys):
+    # An elevated source seen by the tetrahedral array: on the horizontal 1-degree circle the
+    # vertical delay component cannot be matched and SRP-PHAT's azimuth lands ~50-90 degrees off.
+    # The default (--grid auto) must search the sphere for a 3-D array and keep 2d for planar ones.
+    arr = MicArray.preset("tetra")
+    rng = np.random.default_rng(11)
+    n, truth = FS, [(60.0, 45.0), (-120.0, -35.0)]
+    f = np.fft.rfftfreq(n, 1 / FS)
+    files = []
+    for k, (az, el) in enumerate(truth):
+        tau = arr.delays(unit_vectors_deg(az, el))[0]
+        x = np.fft.irfft(np.fft.rfft(rng.standard_normal(n))[None] * np.exp(-2j * np.pi * f[None] * tau[:, None]), n=n)
+        files.append(str(_write(tmp_path / f"t{k}.wav", 0.3 * x / np.abs(x).max())))
+    assert main(["localize", *files, "--array", "tetra", "--format", "json", "--progress", "never"]) == 0
+    res = _json(capsys)
+    for r, (az, el) in zip(res, truth):
+        s = r["sources"][0]
+        assert azimuth_error_deg(s["azimuth"], az) <= 4.0 and abs(s["elevation"] - el) <= 4.0, (r, az, el)
+    from soundloc.cli.localize import resolve_grid_dims
+
+    assert resolve_grid_dims("auto", arr) == 3 and resolve_grid_dims("2d", arr) == 2
+    assert resolve_grid_dims("auto", MicArray.preset("circular4")) == 2
+
+
 # ---------------------------------------------------------------------------
 # plots
 # ---------------------------------------------------------------------------

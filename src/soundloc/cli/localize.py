@@ -61,8 +61,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--fmin", type=float, default=None, metavar="HZ", help="lowest analysed frequency (default 300)")
     p.add_argument("--fmax", type=float, default=None, metavar="HZ", help="highest analysed frequency (method default)")
     p.add_argument("--nfft", type=int, default=512, metavar="N", help="STFT length in samples (default 512)")
-    p.add_argument("--grid", choices=("2d", "3d"), default="2d",
-                   help="2d: azimuth circle, 1 degree (default); 3d: sphere (upper half for planar arrays)")
+    p.add_argument("--grid", choices=("auto", "2d", "3d"), default="auto",
+                   help="2d: azimuth circle in the horizontal plane, 1 degree; 3d: sphere (upper half for "
+                        "planar arrays); auto (default): 2d for arrays in a horizontal plane, 3d for 3-D arrays "
+                        "(e.g. tetra: on the 2d circle their azimuths of elevated sources can be far off)")
     p.add_argument("--min-separation", type=float, default=20.0, metavar="DEG",
                    help="minimum angle between reported sources (default 20)")
     p.add_argument("--fs", type=int, default=None, metavar="HZ",
@@ -145,6 +147,18 @@ def _check_device(device: str) -> None:
         raise ValueError(f"--device {device}: no CUDA GPU is available to torch here; use --device cpu")
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"--device {device}: MPS is not available here; use --device cpu")
+
+
+def resolve_grid_dims(spec: str, array) -> int:
+    """``--grid`` -> 2 or 3. ``auto``: 3 for a 3-D array (mics off the horizontal plane), else 2.
+
+    A 3-D array such as the tetrahedral one measures a vertical delay component that no
+    direction on the horizontal circle reproduces, so a source 30-45 degrees up can pull the
+    azimuth-only search tens of degrees off; planar arrays lose nothing on the circle.
+    """
+    if spec == "auto":
+        return 2 if array.is_planar else 3
+    return 3 if spec == "3d" else 2
 
 
 def expand_inputs(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
@@ -418,7 +432,7 @@ def run(args: argparse.Namespace) -> int:
     batch = localize_files(
         files, array, methods,
         num_sources=args.sources, fs=args.fs, resample=not args.no_resample,
-        frame_length=args.frame_length, hop_length=args.hop, grid_dims=3 if args.grid == "3d" else 2,
+        frame_length=args.frame_length, hop_length=args.hop, grid_dims=resolve_grid_dims(args.grid, array),
         min_separation_deg=args.min_separation, localizer_kwargs=kwargs, strict=args.strict,
         keep_whole=args.plot is not None, on_error=report, progress=show,
     )
