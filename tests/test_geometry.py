@@ -526,3 +526,17 @@ def test_doa_grid_validation_and_normalisation():
         DOAGrid(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="grid directions"):
         DOAGrid(np.zeros((5, 2)))
+
+
+def test_array_from_a_dataset_header(tmp_path):
+    """A soundloc dataset.json carries its array under "array": it loads as that array."""
+    import json
+
+    arr = MicArray.preset("tetra")
+    p = tmp_path / "dataset.json"
+    p.write_text(json.dumps({"format": "soundloc-dataset", "fs": 24000, "array": arr.to_dict()}))
+    loaded = get_array(str(p))
+    assert loaded == arr
+    p.write_text(json.dumps({"format": "soundloc-dataset", "array": "tetra"}))
+    with pytest.raises(ValueError, match="positions"):
+        MicArray.from_json(p)

@@ -200,7 +200,11 @@ class MicArray:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "MicArray":
-        """Load ``{"name": ..., "positions": [[x, y, z], ...]}`` (metres)."""
+        """Load ``{"name": ..., "positions": [[x, y, z], ...]}`` (metres).
+
+        A simulated dataset's ``dataset.json`` works too (its ``"array"`` entry is used), so
+        ``soundloc localize OUT/audio/test --array OUT/dataset.json`` needs no separate array file.
+        """
         path = Path(path)
         try:
             data = json.loads(path.read_text())
@@ -208,6 +212,8 @@ class MicArray:
             raise ValueError(f"array file '{path}' does not exist") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"array file '{path}' is not valid JSON: {e}") from None
+        if isinstance(data, dict) and "positions" not in data and isinstance(data.get("array"), dict):
+            data = data["array"]  # a soundloc dataset.json: the array its clips were recorded with
         if not isinstance(data, dict) or "positions" not in data:
             raise ValueError(f"array file '{path}' must be an object with a 'positions' list of [x, y, z]")
         try:
