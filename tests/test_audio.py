@@ -150,6 +150,23 @@ def test_wrong_channel_count(tmp_path):
     )
 
 
+def test_select_keeps_channels_in_order_and_checks_only_them(tmp_path):
+    x = _tones(16000, 1600, freqs=(300.0, 500.0, 700.0, 900.0, 1100.0, 1300.0))
+    x[0] = np.nan  # e.g. a junk processed channel
+    x[5] = 0.0  # e.g. a silent playback reference
+    path = tmp_path / "six.wav"
+    sf.write(path, x.T, 16000, subtype="FLOAT")  # write_audio itself refuses NaN
+    y, fs = read_audio(path, channels=4, select=[2, 1, 3, 4])
+    assert fs == 16000 and y.shape == (4, 1600)
+    assert np.array_equal(y, x[[2, 1, 3, 4]])
+    with pytest.raises(AudioError) as ei:  # a selected NaN channel is still refused
+        read_audio(path, channels=4, select=[0, 1, 2, 3])
+    assert "NaN" in _one_line_error(ei, path)
+    with pytest.raises(AudioError) as ei:
+        read_audio(path, channels=4, select=[1, 2, 3, 6])
+    assert _one_line_error(ei, path).endswith("has 6 channels (0 to 5), cannot select channel 6")
+
+
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(AudioError, match="no such file") as ei:
         read_audio(tmp_path / "nope.wav")

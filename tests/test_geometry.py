@@ -11,6 +11,7 @@ import pytest
 from soundloc.geometry import (
     PRESETS,
     SPEED_OF_SOUND,
+    AzimuthArcGrid,
     AzimuthGrid,
     DOAGrid,
     MicArray,
@@ -540,3 +541,81 @@ def test_array_from_a_dataset_header(tmp_path):
     p.write_text(json.dumps({"format": "soundloc-dataset", "array": "tetra"}))
     with pytest.raises(ValueError, match="positions"):
         MicArray.from_json(p)
+
+
+# ---------------------------------------------------------------------------
+# linear arrays: is_linear and the half-plane arc grid
+# ---------------------------------------------------------------------------
+
+
+def test_is_linear_presets_and_tilted_lines():
+    for name in PRESETS:
+        assert MicArray.preset(name).is_linear == (name in ("linear4", "stereo")), name
+    rng = np.random.default_rng(3)
+    d = rng.standard_normal(3)
+    d /= np.linalg.norm(d)
+    line = np.array([0.1, -0.2, 0.3]) + np.outer([0.0, 0.03, 0.07, 0.12], d)  # uneven spacing, any direction
+    assert MicArray("l", line).is_linear
+    assert MicArray("l", line).rotated(40, 20, 10).is_linear
+    off = np.cross(d, [0.0, 0.0, 1.0])
+    off /= np.linalg.norm(off)
+    assert MicArray("l", line + np.outer([0, 0, 5e-7, 0], off)).is_linear  # within 1e-6 m
+    assert not MicArray("l", line + np.outer([0, 0, 1e-4, 0], off)).is_linear
+    assert not MicArray("tri", [[0, 0, 0], [0.1, 0, 0], [0.05, 0.01, 0]]).is_linear
+
+
+def test_arc_grid_points_and_neighbours():
+    g = AzimuthArcGrid(-90.0, 90.0, 1.0)
+    assert isinstance(g, AzimuthGrid) and g.is_azimuth_only and len(g) == 181
+    np.testing.assert_allclose(g.azimuth_deg, np.arange(-90.0, 90.5, 1.0), atol=1e-9)
+    np.testing.assert_allclose(g.elevation_deg, 0.0, atol=1e-12)
+    assert g.resolution_deg == 1.0
+    nb = g.neighbors()
+    assert nb[0].tolist() == [1, 1] and nb[-1].tolist() == [179, 179] and nb[50].tolist() == [49, 51]
+    across = AzimuthArcGrid(90.0, 270.0, 2.0, elevation_deg=10.0)  # the back half: wraps to (-180, 180]
+    assert len(across) == 91
+    np.testing.assert_allclose(across.azimuth_deg, wrap_azimuth_deg(np.arange(90.0, 270.5, 2.0)), atol=1e-9)
+    np.testing.assert_allclose(across.elevation_deg, 10.0)
+    for bad in [(0.0, 0.0, 1.0), (0.0, 360.0, 1.0), (0.0, 90.0, 0.0), (0.0, 1.0, 1.0)]:
+        with pytest.raises(ValueError, match="arc grid"):
+            AzimuthArcGrid(*bad)
+
+
+def test_arc_grid_peaks_at_the_ends_and_inside():
+    g = AzimuthArcGrid(-90.0, 90.0, 1.0)
+    az = g.azimuth_deg
+    # rising towards the -90 end plus a bump at 40: both are local maxima of the open arc
+    s = np.exp(-((az + 90) / 30.0) ** 2) + 0.6 * np.exp(-((az - 40) / 5.0) ** 2)
+    idx = g.find_peaks(s, k=2, min_separation_deg=10)
+    assert az[idx].tolist() == [-90.0, 40.0]
+    # a peak at the +90 end is found too, and 90 is not a neighbour of -90 (no wrap-around)
+    s2 = np.exp(-((az - 90) / 10.0) ** 2) + 0.5 * np.exp(-((az + 89) / 1.0) ** 2)
+    idx2 = g.find_peaks(s2, k=2, min_separation_deg=3)
+    assert az[idx2].tolist() == [90.0, -89.0]
+    # two close peaks 6 degrees apart are both found (neighbours are only the adjacent points)
+    s3 = np.exp(-((az - 10) / 1.5) ** 2) + 0.9 * np.exp(-((az - 16) / 1.5) ** 2)
+    assert az[g.find_peaks(s3, k=2, min_separation_deg=3)].tolist() == [10.0, 16.0]
+
+
+@pytest.mark.parametrize("axis_deg, front", [(90.0, (-90.0, 90.0)), (0.0, (0.0, 180.0)), (45.0, (-135.0, 45.0)),
+                                             (-30.0, (-30.0, 150.0))])
+def test_half_plane_grid_one_side_of_the_axis(axis_deg, front):
+    a = unit_vectors_deg(axis_deg, 0.0)
+    arr = MicArray("line", np.outer([-0.05, 0.0, 0.02, 0.06], a) + [0.3, 0.1, 1.2])
+    g = AzimuthArcGrid.half_plane(arr)
+    assert len(g) == 181 and g.resolution_deg == pytest.approx(1.0)
+    np.testing.assert_allclose(wrap_azimuth_deg(g.azimuth_deg[[0, -1]]), wrap_azimuth_deg(np.array(front)), atol=1e-9)
+    normal = np.array([-a[1], a[0], 0.0])
+    normal = normal if (normal[0] > 1e-9 or (abs(normal[0]) <= 1e-9 and normal[1] > 0)) else -normal
+    assert np.all(g.directions @ normal >= -1e-9)
+    # every horizontal direction or its mirror about the axis (same delays) is on the grid
+    u = unit_vectors_deg(np.arange(-179.5, 180.0, 7.3), 0.0)
+    mirror = 2 * (u @ a)[:, None] * a - u
+    np.testing.assert_allclose(arr.delays(u), arr.delays(mirror), atol=1e-15)
+    direct = angular_separation_deg(u[:, None], g.directions[None]).min(1)
+    mirrored = angular_separation_deg(mirror[:, None], g.directions[None]).min(1)
+    assert np.minimum(direct, mirrored).max() <= 0.5 + 1e-9
+    with pytest.raises(ValueError, match="linear horizontal"):
+        AzimuthArcGrid.half_plane(MicArray.preset("circular4"))
+    with pytest.raises(ValueError, match="linear horizontal"):
+        AzimuthArcGrid.half_plane(MicArray("up", [[0, 0, 0], [0, 0, 0.1]]))

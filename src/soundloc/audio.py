@@ -203,12 +203,16 @@ def read_audio(
     resample: bool = True,
     allow_silent: bool = False,
     max_clipped_fraction: float | None = 0.05,
+    select: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Read an audio file as ``(x (C, N) float32, fs)``.
 
     ``fs``: wanted sample rate; a file at another rate is resampled with soxr, or refused
     with an :class:`AudioError` when ``resample=False``. ``channels``: expected channel
-    count (checked before resampling). Any format libsndfile reads works (WAV, FLAC,
+    count (checked before resampling). ``select``: 0-based file channels to keep, in this
+    order (e.g. the raw mics of a device that also records processed or playback channels);
+    ``channels`` and the signal checks then apply to the selection only, so an unused channel
+    may be silent or hold anything. Any format libsndfile reads works (WAV, FLAC,
     OGG, MP3, AIFF, ...). Raises :class:`AudioError` (message ``"<file>: <problem>"``)
     for a missing, empty or corrupt file and for every check of :func:`validate_waveform`.
     """
@@ -230,6 +234,13 @@ def read_audio(
         msg = str(e).replace(f"Error opening {str(p)!r}: ", "").strip().splitlines()
         detail = msg[0] if msg else type(e).__name__
         raise AudioError(f"{name}: cannot decode audio ({detail})") from e
+    if select is not None:
+        sel = [int(c) for c in select]
+        bad = [c for c in sel if not 0 <= c < data.shape[1]]
+        if bad:
+            raise AudioError(f"{name}: has {data.shape[1]} channels (0 to {data.shape[1] - 1}), "
+                             f"cannot select channel {', '.join(map(str, bad))}")
+        data = data[:, sel]
     x = np.ascontiguousarray(data.T)  # (C, N); row-wise checks are fast on contiguous rows
     _check_shape(x, name, channels)
     _check(x, name, allow_silent, max_clipped_fraction)

@@ -258,6 +258,14 @@ class MicArray:
         """True when all mics lie in one horizontal plane (no elevation resolution, up/down ambiguous)."""
         return bool(np.ptp(self.positions[:, 2]) < 1e-6)
 
+    @property
+    def is_linear(self) -> bool:
+        """True when all mics lie on one line (within 1e-6 m): mirror directions about it are ambiguous."""
+        p = self.positions - self.center
+        axis = np.linalg.svd(p, full_matrices=False)[2][0]  # principal direction
+        off = p - np.outer(p @ axis, axis)  # distance of each mic from the best-fit line
+        return bool(np.linalg.norm(off, axis=1).max() < 1e-6)
+
     def pairs(self) -> np.ndarray:
         """All microphone pairs ``(P, 2)`` with ``i < j``."""
         i, j = np.triu_indices(self.num_mics, k=1)
@@ -420,6 +428,61 @@ class AzimuthGrid(DOAGrid):
         n = len(self)
         i = np.arange(n)
         return np.stack([(i - 1) % n, (i + 1) % n], axis=1)  # wraps around at +-180
+
+
+class AzimuthArcGrid(AzimuthGrid):
+    """Azimuth-only grid on an arc: from ``start_deg`` to ``stop_deg`` (both included, CCW).
+
+    Points are ``resolution_deg`` apart at a fixed elevation; azimuths are wrapped to
+    (-180, 180]. Each point's neighbours are the points beside it on the arc, without
+    wrap-around, so an end of the arc can be a peak. An :class:`AzimuthGrid` for the
+    localizers (azimuth-only, ``resolution_deg``).
+    """
+
+    def __init__(self, start_deg: float, stop_deg: float, resolution_deg: float = 1.0, elevation_deg: float = 0.0) -> None:
+        span = float(stop_deg) - float(start_deg)
+        if not resolution_deg > 0:
+            raise ValueError(f"arc grid resolution must be > 0 degrees, got {resolution_deg}")
+        if not 0 < span < 360:
+            raise ValueError(f"arc grid needs 0 < stop_deg - start_deg < 360, got {start_deg} to {stop_deg}")
+        n = int(round(span / resolution_deg)) + 1
+        if n < 3:
+            raise ValueError(f"arc grid needs >= 3 points, got {n} ({start_deg} to {stop_deg} in {resolution_deg} degree steps)")
+        az = float(start_deg) + span * np.arange(n) / (n - 1)
+        DOAGrid.__init__(self, unit_vectors_deg(az, np.full(n, float(elevation_deg))))
+        self.elevation_deg_fixed = float(elevation_deg)
+        self.resolution_deg = span / (n - 1)
+        self.start_deg = float(start_deg)
+        self.stop_deg = float(stop_deg)
+
+    @classmethod
+    def half_plane(cls, array: MicArray, resolution_deg: float = 1.0) -> "AzimuthArcGrid":
+        """The horizontal half-plane on one side of a linear horizontal ``array``'s axis.
+
+        A linear array hears the mirror image of a direction about its axis with the same
+        delays; this grid keeps the half of the circle whose directions have a non-negative
+        component along the axis normal pointing most towards +x (for an array along y:
+        azimuth -90 to 90, the front; along x: 0 to 180).
+
+        Raises:
+            ValueError: the array is not linear or not horizontal.
+        """
+        if not (array.is_linear and array.is_planar):
+            raise ValueError(f"array '{array.name}': a half-plane grid needs a linear horizontal array")
+        p = array.positions - array.center
+        axis = np.linalg.svd(p, full_matrices=False)[2][0]
+        normal = np.array([-axis[1], axis[0]])
+        if normal[0] < -1e-9 or (abs(normal[0]) <= 1e-9 and normal[1] < 0):
+            normal = -normal
+        centre = math.degrees(math.atan2(normal[1], normal[0]))  # in [-90, 90]
+        return cls(centre - 90.0, centre + 90.0, resolution_deg)
+
+    def _compute_neighbors(self) -> np.ndarray:
+        n = len(self)
+        i = np.arange(n)
+        prev = np.where(i == 0, 1, i - 1)  # an end point's only neighbour is listed twice
+        nxt = np.where(i == n - 1, n - 2, i + 1)
+        return np.stack([prev, nxt], axis=1)
 
 
 class SphereGrid(DOAGrid):

@@ -402,3 +402,176 @@ def test_progress_bar_on_stderr(recs, capsys):
     assert capsys.readouterr().err == ""  # few files: no bar
     assert main(["localize", *files, "--array", "circular4", "--format", "json", "--progress", "never"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------------
+# --channels: pick the array's mics out of a device's extra channels
+# ---------------------------------------------------------------------------
+
+RESPEAKER_AZ = 70.0
+
+
+@pytest.fixture(scope="module")
+def six_ch(tmp_path_factory) -> dict[str, Path]:
+    """ReSpeaker-USB-like 6-channel files: 0 unrelated noise, 1-4 the respeaker4 mics, 5 noise or silent."""
+    root = tmp_path_factory.mktemp("six")
+    arr = MicArray.preset("respeaker4")
+    mics = _plane_waves(arr, FS, FS // 2, [RESPEAKER_AZ], seed=21)
+    rng = np.random.default_rng(22)
+    noisy = np.concatenate([0.3 * rng.standard_normal((1, mics.shape[1])), mics,
+                            0.3 * rng.standard_normal((1, mics.shape[1]))])
+    silent_ref = noisy.copy()
+    silent_ref[5] = 0.0  # a playback reference with nothing playing
+    return {"noisy": _write(root / "resp6.wav", noisy), "silent_ref": _write(root / "resp6_quiet.wav", silent_ref)}
+
+
+@pytest.mark.parametrize("spec", ["1-4", "1,2,3,4", " 1 - 2 , 3,4 "])
+def test_channels_select_the_mics(six_ch, spec, capsys):
+    for f in six_ch.values():
+        code = main(["localize", str(f), "--array", "respeaker4", "--channels", spec, "--method", "srp-phat,music",
+                     "--format", "json"])
+        assert code == 0, capsys.readouterr().err
+        for r in _json(capsys):
+            assert r["file"] == str(f)
+            assert azimuth_error_deg(r["sources"][0]["azimuth"], RESPEAKER_AZ) <= 2.0, r
+
+
+def test_channels_order_is_the_arrays_mic_order(six_ch, capsys):
+    # respeaker4 is a square: feeding mic k the signal of mic k+1 (at +90 deg) turns the scene by -90 deg
+    assert main(["localize", str(six_ch["noisy"]), "--array", "respeaker4", "--channels", "2,3,4,1",
+                 "--format", "json"]) == 0
+    az = _json(capsys)[0]["sources"][0]["azimuth"]
+    assert azimuth_error_deg(az, RESPEAKER_AZ - 90.0) <= 2.0, az
+
+
+def test_six_channels_without_channels_is_a_bad_file(six_ch, capsys):
+    assert main(["localize", str(six_ch["noisy"]), "--array", "respeaker4", "--format", "json"]) == 1
+    _one_line_error(capsys, "resp6.wav", "6 channels", "needs 4", "--channels")
+    assert main(["localize", str(six_ch["noisy"]), "--array", "respeaker4", "--strict"]) == 2
+    _one_line_error(capsys, "resp6.wav", "6 channels")
+
+
+@pytest.mark.parametrize(
+    "spec, must",
+    [
+        ("a", ["--channels", "'a'"]),
+        ("1-a", ["--channels", "'1-a'"]),
+        ("-1,1,2,3", ["--channels", "'-1'"]),
+        ("4-1", ["--channels", "'4-1'", "goes down"]),
+        ("1,2,2,3", ["--channels", "channel 2", "twice"]),
+        ("1-4,3", ["--channels", "channel 3", "twice"]),
+        ("1-3", ["--channels", "3 channels", "'respeaker4' has 4 mics"]),
+        ("0-5", ["--channels", "6 channels", "'respeaker4' has 4 mics"]),
+        ("", ["--channels", "no channels"]),
+    ],
+)
+def test_bad_channel_specs(six_ch, spec, must, capsys):
+    code = main(["localize", str(six_ch["noisy"]), "--array", "respeaker4", f"--channels={spec}"])
+    assert code == 2
+    _one_line_error(capsys, *must)
+    assert capsys.readouterr().out == ""
+
+
+def test_channel_out_of_range_names_the_file(six_ch, recs, capsys):
+    args = ["localize", str(six_ch["noisy"]), "--array", "respeaker4", "--channels", "3-6", "--format", "json"]
+    assert main(args) == 1
+    _one_line_error(capsys, "resp6.wav", "has 6 channels", "channel 6")
+    assert main(args + ["--strict"]) == 2
+    _one_line_error(capsys, "resp6.wav", "channel 6")
+    # a good file next to one with too few channels: the good one is localized
+    assert main(["localize", str(six_ch["noisy"]), str(recs["a.wav"]), "--array", "respeaker4",
+                 "--channels", "1-4", "--format", "json", "--progress", "never"]) == 1
+    captured = capsys.readouterr()
+    assert [r["file"] for r in json.loads(captured.out)] == [str(six_ch["noisy"])]
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "a.wav" in err[0] and "channel 4" in err[0]
+
+
+def test_selected_channels_are_still_checked(tmp_path, capsys):
+    arr = MicArray.preset("respeaker4")
+    mics = _plane_waves(arr, FS, FS // 4, [10.0], seed=5)
+    junk = 0.1 * np.ones((1, FS // 4))
+    junk[0, 100] = np.nan  # an unused channel may hold anything
+    f = _write(tmp_path / "nan_ch0.wav", np.concatenate([junk, mics, np.zeros((1, FS // 4))]))
+    assert main(["localize", str(f), "--array", "respeaker4", "--channels", "1-4", "--format", "json"]) == 0
+    assert azimuth_error_deg(_json(capsys)[0]["sources"][0]["azimuth"], 10.0) <= 2.0
+    assert main(["localize", str(f), "--array", "respeaker4", "--channels", "0-3", "--format", "json"]) == 1
+    _one_line_error(capsys, "nan_ch0.wav", "NaN")
+    assert main(["localize", str(f), "--array", "respeaker4", "--channels", "1-4", "--fs", "8000",
+                 "--no-resample"]) == 1
+    _one_line_error(capsys, "nan_ch0.wav", "16000 Hz", "8000")
+    assert main(["localize", str(f), "--array", "respeaker4", "--channels", "1-4", "--fs", "8000",
+                 "--format", "json"]) == 0
+    assert azimuth_error_deg(_json(capsys)[0]["sources"][0]["azimuth"], 10.0) <= 2.0
+
+
+def test_parse_channels():
+    from soundloc.cli.localize import parse_channels
+
+    assert parse_channels("1-4") == [1, 2, 3, 4]
+    assert parse_channels("0,2-3, 5") == [0, 2, 3, 5]
+    assert parse_channels("7,0") == [7, 0]
+    assert parse_channels("3-3") == [3]
+
+
+# ---------------------------------------------------------------------------
+# linear arrays: --grid auto searches the front half-plane only
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_linear_array_two_sources_not_mirrors(tmp_path, seed, capsys):
+    # on the full circle, the second peak was often the mirror image (150 or -140) of the first
+    arr = MicArray.preset("linear4")
+    f = _write(tmp_path / "lin.wav", _plane_waves(arr, FS, FS, [30.0, -40.0], seed=seed))
+    assert main(["localize", str(f), "--array", "linear4", "--sources", "2", "--method", "all",
+                 "--format", "json"]) == 0
+    for r in _json(capsys):
+        found = sorted(s["azimuth"] for s in r["sources"])
+        assert azimuth_error_deg(found[0], -40.0) <= 2.0 and azimuth_error_deg(found[1], 30.0) <= 2.0, r
+
+
+def test_stereo_front_not_back(tmp_path, capsys):
+    arr = MicArray.preset("stereo")
+    f = _write(tmp_path / "st.wav", _plane_waves(arr, FS, FS // 2, [50.0], seed=4))
+    assert main(["localize", str(f), "--array", "stereo", "--method", "all", "--format", "json"]) == 0
+    for r in _json(capsys):
+        assert azimuth_error_deg(r["sources"][0]["azimuth"], 50.0) <= 2.0, r
+    # asking for a second source must not return the mirror image 130 of the first
+    assert main(["localize", str(f), "--array", "stereo", "--sources", "2", "--format", "json"]) == 0
+    azs = [s["azimuth"] for s in _json(capsys)[0]["sources"]]
+    assert azimuth_error_deg(azs[0], 50.0) <= 2.0
+    assert all(-90.0 <= a <= 90.0 for a in azs), azs
+    # --grid 2d keeps the full circle (the user asked for it): the mirror comes back as source 2
+    assert main(["localize", str(f), "--array", "stereo", "--sources", "2", "--grid", "2d", "--format", "json"]) == 0
+    azs = sorted(s["azimuth"] for s in _json(capsys)[0]["sources"])
+    assert azimuth_error_deg(azs[0], 50.0) <= 2.0 and azimuth_error_deg(azs[1], 130.0) <= 2.0, azs
+
+
+def test_resolve_grid(tmp_path):
+    from soundloc.cli.localize import resolve_grid
+    from soundloc.geometry import AzimuthArcGrid, AzimuthGrid, SphereGrid
+
+    for name in ("linear4", "stereo"):
+        g = resolve_grid("auto", MicArray.preset(name))
+        assert isinstance(g, AzimuthArcGrid) and len(g) == 181
+        assert g.azimuth_deg.min() == pytest.approx(-90.0) and g.azimuth_deg.max() == pytest.approx(90.0)
+        full = resolve_grid("2d", MicArray.preset(name))
+        assert type(full) is AzimuthGrid and len(full) == 360
+    along_x = MicArray("x", [[-0.1, 0, 0], [0.0, 0, 0], [0.1, 0, 0]])
+    g = resolve_grid("auto", along_x)
+    assert isinstance(g, AzimuthArcGrid) and g.azimuth_deg.min() == pytest.approx(0.0)
+    assert g.azimuth_deg.max() == pytest.approx(180.0)
+    assert type(resolve_grid("auto", MicArray.preset("circular4"))) is AzimuthGrid
+    assert isinstance(resolve_grid("auto", MicArray.preset("tetra")), SphereGrid)
+    vertical = MicArray("v", [[0, 0, 0], [0, 0, 0.1]])
+    assert isinstance(resolve_grid("auto", vertical), SphereGrid)
+
+
+@pytest.mark.parametrize("key, must", [("empty", ["empty.wav", "empty"]), ("garbage", ["garbage.wav", "decode"]),
+                                       ("noframes", ["noframes.wav", "no samples"])])
+def test_bad_file_with_channels(bad, tmp_path, key, must, capsys):
+    assert main(["localize", str(bad[key]), "--array", "circular4", "--channels", "0-3", "--format", "json"]) == 1
+    _one_line_error(capsys, *must)
+    assert main(["localize", str(tmp_path / "missing.wav"), "--array", "circular4", "--channels", "0-3"]) == 1
+    _one_line_error(capsys, "missing.wav", "no such file")

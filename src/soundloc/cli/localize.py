@@ -10,6 +10,14 @@ Output (stdout): an aligned table, or with ``--format json`` a list of objects
 per file and method, or one per window with ``--frame-length``. Angles in degrees: azimuth
 counter-clockwise from the array's front (+x) in (-180, 180], elevation up.
 
+Devices that record extra channels: ``--channels`` picks the array's mics, in the array's
+mic order, e.g. the ReSpeaker USB Mic Array v2.0 (6-channel firmware: 0 = processed,
+1-4 = raw mics, 5 = playback reference): ``--array respeaker4 --channels 1-4``.
+
+Linear arrays (all mics on one line, e.g. linear4, stereo): a direction and its mirror image
+about the array axis arrive with the same delays, so with ``--grid auto`` only the half circle
+on the front side of the axis is searched (azimuth -90 to 90 for an array along y).
+
 Bad files: by default each bad file (unreadable, wrong channel count, wrong rate with
 ``--no-resample``, empty, NaN, silent...) is reported on stderr in one line and skipped; the
 others are processed and the exit code is 1. With ``--strict`` the first bad file stops the
@@ -54,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="array preset (see `soundloc arrays`) or a JSON file with mic positions")
     p.add_argument("--method", default="srp-phat", metavar="NAME",
                    help="srp-phat (default), music, normmusic, gcc-phat, a comma-separated list, or 'all'")
+    p.add_argument("--channels", default=None, metavar="LIST",
+                   help="0-based file channels holding the array's mics, in the array's mic order: indices "
+                        "and ranges, e.g. 1-4 or 1,2,3,4 (must select one channel per mic; default: all "
+                        "channels, and the file must have one per mic). ReSpeaker USB v2.0 6-channel "
+                        "recordings (0 processed, 1-4 mics, 5 playback): --array respeaker4 --channels 1-4")
     p.add_argument("--sources", type=int, default=1, metavar="K", help="number of sources to report (default 1)")
     p.add_argument("--frame-length", type=float, default=None, metavar="S",
                    help="localize in windows of S seconds (default: the whole file)")
@@ -63,7 +76,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--nfft", type=int, default=512, metavar="N", help="STFT length in samples (default 512)")
     p.add_argument("--grid", choices=("auto", "2d", "3d"), default="auto",
                    help="2d: azimuth circle in the horizontal plane, 1 degree; 3d: sphere (upper half for "
-                        "planar arrays); auto (default): 2d for arrays in a horizontal plane, 3d for 3-D arrays "
+                        "planar arrays); auto (default): for a linear horizontal array (linear4, stereo, a "
+                        "collinear JSON) the half circle on the front side of its axis, 1 degree (mirror "
+                        "directions behind it give the same delays; along y: azimuth -90 to 90, along x: "
+                        "0 to 180), 2d for other arrays in a horizontal plane, 3d for 3-D arrays "
                         "(e.g. tetra: on the 2d circle their azimuths of elevated sources can be far off)")
     p.add_argument("--min-separation", type=float, default=20.0, metavar="DEG",
                    help="minimum angle between reported sources (default 20)")
@@ -100,6 +116,31 @@ def parse_methods(spec: str) -> list[str]:
             raise ValueError(f"unknown method '{n}'; choose from {', '.join(LOCALIZERS)} or 'all'")
         if n not in out:
             out.append(n)
+    return out
+
+
+def parse_channels(spec: str) -> list[int]:
+    """``"1-4"`` / ``"1,2,3,4"`` / ``"0,2-3"`` -> 0-based channel indices in the given order.
+
+    Raises ValueError for a malformed item, a descending range, a negative or repeated index.
+    """
+    out: list[int] = []
+    items = [t.strip() for t in str(spec).split(",")]
+    if not any(items):
+        raise ValueError("--channels: no channels given; use e.g. 1-4 or 1,2,3,4")
+    for item in items:
+        lo, sep, hi = item.partition("-")
+        try:
+            a = int(lo.strip())
+            b = int(hi.strip()) if sep else a
+        except ValueError:
+            raise ValueError(f"--channels: '{item}' is not a channel index or range (use e.g. 1-4 or 1,2,3,4)") from None
+        if b < a:
+            raise ValueError(f"--channels: range '{item}' goes down; write it as {b}-{a} or list the channels")
+        for c in range(a, b + 1):
+            if c in out:
+                raise ValueError(f"--channels: channel {c} is selected twice in '{spec}'")
+            out.append(c)
     return out
 
 
@@ -159,6 +200,18 @@ def resolve_grid_dims(spec: str, array) -> int:
     if spec == "auto":
         return 2 if array.is_planar else 3
     return 3 if spec == "3d" else 2
+
+
+def resolve_grid(spec: str, array):
+    """``--grid`` -> the search grid: :func:`resolve_grid_dims`'s, except that ``auto`` gives a
+    linear horizontal array only the half circle in front of its axis
+    (:meth:`~soundloc.geometry.AzimuthArcGrid.half_plane`): behind it are mirror images.
+    """
+    from soundloc.geometry import AzimuthArcGrid, default_grid
+
+    if spec == "auto" and array.is_linear and array.is_planar:
+        return AzimuthArcGrid.half_plane(array, 1.0)
+    return default_grid(array, dims=resolve_grid_dims(spec, array))
 
 
 def expand_inputs(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
@@ -228,6 +281,8 @@ def localize_files(
     frame_length: float | None = None,
     hop_length: float | None = None,
     grid_dims: int = 2,
+    grid=None,
+    channels: Sequence[int] | None = None,
     min_separation_deg: float = 20.0,
     localizer_kwargs: dict | None = None,
     strict: bool = False,
@@ -239,7 +294,9 @@ def localize_files(
 
     Files are grouped by (sample rate, length) from their headers; each group is read in
     chunks of at most :data:`BATCH_BYTES` of audio and located together. Localizers are built
-    once per (method, sample rate). A bad file is recorded in ``errors`` (and passed to
+    once per (method, sample rate). ``grid`` (a ``DOAGrid``) overrides ``grid_dims``.
+    ``channels``: 0-based file channels to use as the array's mics, in mic order (one per
+    mic); the signal checks apply to those channels only. A bad file is recorded in ``errors`` (and passed to
     ``on_error``) and skipped, or with ``strict=True`` raises the :class:`ValueError`.
 
     Returns:
@@ -258,7 +315,17 @@ def localize_files(
     out.results = [[] for _ in files]
     out.whole = [[] for _ in files]
     kwargs = dict(localizer_kwargs or {})
-    grid = default_grid(array, dims=grid_dims)
+    if grid is None:
+        grid = default_grid(array, dims=grid_dims)
+    if channels is not None:
+        channels = [int(c) for c in channels]
+        if len(channels) != array.num_mics:
+            raise ValueError(f"--channels selects {len(channels)} channels, array '{array.name}' has {array.num_mics} mics")
+
+    def read(f: Path):
+        # with --channels only the selected channels are checked: an unused one (e.g. a playback
+        # reference) may be silent or hold anything
+        return read_audio(f, fs=fs, channels=array.num_mics, resample=resample, select=channels)
     localizers: dict[int, dict] = {}  # rate -> {method: Localizer} or {"error": msg}
 
     bar = tqdm(total=len(files), file=sys.stderr, unit="file", desc="localize", disable=not progress, leave=False)
@@ -293,8 +360,9 @@ def localize_files(
             key: tuple = (int(info.samplerate), int(info.frames), int(info.channels))
         except Exception:  # noqa: BLE001 - read_audio gives the user-facing message
             key = ("unreadable", i)
-        if len(key) == 3 and key[2] != array.num_mics:
-            fail(i, f"{f}: has {key[2]} channels, array '{array.name}' needs {array.num_mics}")
+        if len(key) == 3 and channels is None and key[2] != array.num_mics:
+            hint = " (pick them with --channels)" if key[2] > array.num_mics else ""
+            fail(i, f"{f}: has {key[2]} channels, array '{array.name}' needs {array.num_mics}{hint}")
             bar.update(1)
             continue
         groups.setdefault(key, []).append(i)
@@ -310,7 +378,7 @@ def localize_files(
             rate = None
             for i in part:
                 try:
-                    x, r = read_audio(files[i], fs=fs, channels=array.num_mics, resample=resample)
+                    x, r = read(files[i])
                 except ValueError as e:
                     fail(i, str(e))
                     bar.update(1)
@@ -408,6 +476,12 @@ def run(args: argparse.Namespace) -> int:
 
     _check_options(args)
     array = get_array(args.array)
+    channels = None
+    if args.channels is not None:
+        channels = parse_channels(args.channels)
+        if len(channels) != array.num_mics:
+            raise ValueError(f"--channels selects {len(channels)} channels ({args.channels}), "
+                             f"array '{array.name}' has {array.num_mics} mics")
     methods = parse_methods(args.method)
     files, missing = expand_inputs(args.inputs)
 
@@ -432,7 +506,8 @@ def run(args: argparse.Namespace) -> int:
     batch = localize_files(
         files, array, methods,
         num_sources=args.sources, fs=args.fs, resample=not args.no_resample,
-        frame_length=args.frame_length, hop_length=args.hop, grid_dims=resolve_grid_dims(args.grid, array),
+        frame_length=args.frame_length, hop_length=args.hop, grid=resolve_grid(args.grid, array),
+        channels=channels,
         min_separation_deg=args.min_separation, localizer_kwargs=kwargs, strict=args.strict,
         keep_whole=args.plot is not None, on_error=report, progress=show,
     )
