@@ -238,3 +238,11 @@ def test_not_a_dataset(tmp_path):
         SeldDataset(tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
         SeldDataset(tmp_path / "missing")
+
+
+def test_num_label_frames_counts_partial_frames():
+    from soundloc.data.dcase import num_label_frames
+
+    # 0.3 / 0.1 is 2.9999999999999996 in floating point: still 3 frames, not 4 (or 2)
+    assert [num_label_frames(s) for s in (0.3, 1.0, 1.05, 0.01, 3.0)] == [3, 10, 11, 1, 30]
+    assert num_label_frames(30000 / 16000) == 19  # a 1.875 s file: 18 whole frames + a partial one

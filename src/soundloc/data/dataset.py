@@ -27,7 +27,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from soundloc.data.dcase import LABEL_HOP_S, DcaseLabels, labels_to_targets, read_dcase_csv
+from soundloc.data.dcase import LABEL_HOP_S, DcaseLabels, labels_to_targets, num_label_frames, read_dcase_csv
 from soundloc.data.layout import (
     LAYOUTS,
     STARSS23_CLASSES,
@@ -142,7 +142,7 @@ class SeldDataset(Dataset):
         # items: (file index, first label frame, number of label frames)
         self._items: list[tuple[int, int, int]] = []
         for i, n in enumerate(self._file_len):
-            total = int(math.ceil(n / self._file_fs[i] / LABEL_HOP_S - 1e-9))
+            total = num_label_frames(n / self._file_fs[i])
             if self.clip_frames is None:
                 self._items.append((i, 0, max(total, 1)))
             else:

@@ -34,9 +34,16 @@ from pathlib import Path
 import numpy as np
 
 from soundloc.fileio import write_text_atomic
+from soundloc.geometry import cart_to_sph_deg, unit_vectors_deg
 
 LABEL_HOP_S = 0.1
 """Label frame length in seconds."""
+
+
+def num_label_frames(seconds: float) -> int:
+    """Label frames covering ``seconds`` of audio: ``ceil(seconds / LABEL_HOP_S)`` (a last partial frame counts)."""
+    return int(math.ceil(seconds / LABEL_HOP_S - 1e-9))
+
 
 DISTANCE_UNITS: tuple[str, ...] = ("auto", "cm", "m")
 
@@ -94,9 +101,7 @@ class DcaseLabels:
 
     def directions(self) -> np.ndarray:
         """Unit vectors ``(R, 3)`` of the rows' azimuth/elevation."""
-        az = np.deg2rad(self.azimuth)
-        el = np.deg2rad(self.elevation)
-        return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
+        return unit_vectors_deg(self.azimuth, self.elevation)
 
     def select(self, mask: np.ndarray) -> "DcaseLabels":
         m = np.asarray(mask)
@@ -154,9 +159,7 @@ def read_dcase_csv(path: str | os.PathLike, *, distance_unit: str = "auto") -> D
         raise ValueError(f"{p}: frame, class and track must be whole numbers >= 0")
     frame, cls, track = (head[:, k].astype(np.int64) for k in range(3))
     if ncol == 7:
-        xyz = a[:, 3:6]
-        az = np.rad2deg(np.arctan2(xyz[:, 1], xyz[:, 0]))
-        el = np.rad2deg(np.arctan2(xyz[:, 2], np.hypot(xyz[:, 0], xyz[:, 1])))
+        az, el = cart_to_sph_deg(a[:, 3:6])
         dist = np.where(a[:, 6] > 0, a[:, 6], np.nan)
     else:
         az, el = a[:, 3], a[:, 4]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundloc.data.dcase import LABEL_HOP_S, read_dcase_csv
+from soundloc.data.dcase import LABEL_HOP_S, num_label_frames, read_dcase_csv
 from soundloc.fileio import atomic_path
 from soundloc.data.layout import STARSS23_CLASSES, dcase_entries, detect_layout, read_header, soundloc_entries
 
@@ -99,7 +99,7 @@ def summarize_dataset(root: str | os.PathLike, *, split: str | None = None) -> D
         seconds += info.frames / info.samplerate
         channels, fs = info.channels, int(info.samplerate)
         lab = read_dcase_csv(e.labels, distance_unit=unit)
-        n_frames = max(int(np.ceil(info.frames / info.samplerate / LABEL_HOP_S - 1e-9)), lab.num_frames)
+        n_frames = max(num_label_frames(info.frames / info.samplerate), lab.num_frames)
         if len(lab):
             if int(lab.class_index.max()) >= c:
                 c_new = int(lab.class_index.max()) + 1
