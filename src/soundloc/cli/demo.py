@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from soundloc.cli._text import align_table
 from soundloc.fileio import write_json_atomic
 
 if TYPE_CHECKING:  # numpy is imported inside the functions: `soundloc --help` stays fast
@@ -233,15 +234,6 @@ def _pick_classes(spec: str | None, by_class: dict) -> list[str]:
     return wanted
 
 
-def _table(rows: list[list[str]], header: list[str], left: set[int]) -> str:
-    widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(header)]
-
-    def fmt(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if j in left else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return "\n".join([fmt(header)] + [fmt(r) for r in rows])
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -314,9 +306,8 @@ def run(args: argparse.Namespace) -> int:
               f"{scene.distance[s]:.1f} m away")
     print(f"Localized the {args.duration:g} s mixture with {len(LOCALIZERS)} methods "
           "(2 sources each; error = great-circle angle to the matched true source):\n")
-    print(_table(rows, ["method", "src", "class", "true az", "est. az", "error"], left={0, 2}))
-    centred = array.positions - array.center
-    if np.linalg.matrix_rank(centred, tol=1e-6) <= 1:
+    print(align_table(["method", "src", "class", "true az", "est. az", "error"], rows, left={0, 2}))
+    if array.is_linear:
         print("Note: a linear array cannot tell the two sides of its axis apart (a source and its mirror "
               "image across the axis look the same), so large errors here can be that ambiguity.")
     print(f"\nWrote {wav}, {png} and {scene_json}.")

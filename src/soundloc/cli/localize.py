@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from soundloc.cli._text import align_table
+
 PROGRESS_MIN_FILES = 4
 """A progress bar is shown (on stderr) from this many input files on."""
 
@@ -456,14 +458,7 @@ def format_table(records: Sequence[dict]) -> str:
                     "nan" if s["power"] is None else f"{s['power']:.3f}",
                 ]
             rows.append(cells)
-    widths = [max(len(h), *(len(r[j]) for r in rows)) if rows else len(h) for j, h in enumerate(header)]
-    left = {0, 1}
-
-    def fmt(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if j in left else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    lines = [fmt(header)] + [fmt(r) for r in rows]
-    return "\n".join(lines)
+    return align_table(header, rows, left={0, 1})
 
 
 # ---------------------------------------------------------------------------
