@@ -262,9 +262,13 @@ class MicArray:
     def is_linear(self) -> bool:
         """True when all mics lie on one line (within 1e-6 m): mirror directions about it are ambiguous."""
         p = self.positions - self.center
-        axis = np.linalg.svd(p, full_matrices=False)[2][0]  # principal direction
+        axis = self._principal_axis()
         off = p - np.outer(p @ axis, axis)  # distance of each mic from the best-fit line
         return bool(np.linalg.norm(off, axis=1).max() < 1e-6)
+
+    def _principal_axis(self) -> np.ndarray:
+        """``(3,)`` unit direction of the best-fit line through the mics (first right singular vector)."""
+        return np.linalg.svd(self.positions - self.center, full_matrices=False)[2][0]
 
     def pairs(self) -> np.ndarray:
         """All microphone pairs ``(P, 2)`` with ``i < j``."""
@@ -469,8 +473,7 @@ class AzimuthArcGrid(AzimuthGrid):
         """
         if not (array.is_linear and array.is_planar):
             raise ValueError(f"array '{array.name}': a half-plane grid needs a linear horizontal array")
-        p = array.positions - array.center
-        axis = np.linalg.svd(p, full_matrices=False)[2][0]
+        axis = array._principal_axis()
         normal = np.array([-axis[1], axis[0]])
         if normal[0] < -1e-9 or (abs(normal[0]) <= 1e-9 and normal[1] < 0):
             normal = -normal

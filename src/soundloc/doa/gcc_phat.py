@@ -110,6 +110,20 @@ def _newton_refine(tau: np.ndarray, C: torch.Tensor, freqs: np.ndarray, step: fl
     return t
 
 
+def _tdoa_peaks(
+    X: torch.Tensor, pairs: np.ndarray, freqs: np.ndarray, table: torch.Tensor, max_lags: np.ndarray, up: float, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` strongest GCC-PHAT peaks of every pair of the band STFT ``X (B, F, M, T)``.
+
+    ``table`` from :func:`_lag_table` over ``freqs`` at ``up`` lags per second; pair ``p`` is
+    searched in ``|lag| <= max_lags[p]`` steps. Returns ``(tdoa (B, P, k) seconds t_j - t_i,
+    Newton-polished; heights (B, P, k))``.
+    """
+    C = phat_cross_spectra(X, pairs)  # (B, F, P)
+    lags, heights = _pair_peaks(_gcc_curves(C, table), max_lags, k)
+    return _newton_refine(lags / up, C, freqs, 0.5 / up), heights
+
+
 def gcc_phat_tdoa(
     x: np.ndarray,
     fs: int,
@@ -176,10 +190,9 @@ def gcc_phat_tdoa(
     if np.any(mt <= 0):
         raise ValueError(f"max_tau must be > 0 seconds, got {max_tau}")
     max_lags = np.ceil(mt * up).astype(int)
-    table = _lag_table(bins * fs / nfft, int(max_lags.max()), up, X.device)
-    C = phat_cross_spectra(X, pairs)  # (B, F, P)
-    lags, heights = _pair_peaks(_gcc_curves(C, table), max_lags, num_peaks)
-    tdoa = _newton_refine(lags / up, C, bins * fs / nfft, 0.5 / up)
+    freqs = bins * fs / nfft
+    table = _lag_table(freqs, int(max_lags.max()), up, X.device)
+    tdoa, heights = _tdoa_peaks(X, pairs, freqs, table, max_lags, up, num_peaks)
     if num_peaks == 1:
         tdoa, heights = tdoa[..., 0], heights[..., 0]
     if squeeze:
@@ -234,10 +247,7 @@ class GCCPHAT(Localizer):
         self._el_range = (float(g.elevation.min()), float(g.elevation.max()))
 
     def _pair_peaks(self, X: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
-        C = phat_cross_spectra(X, self.pairs)
-        lags, heights = _pair_peaks(_gcc_curves(C, self._lags), self._max_lag, k)
-        up = self.fs * self.interp
-        return _newton_refine(lags / up, C, self.freqs, 0.5 / up), heights
+        return _tdoa_peaks(X, self.pairs, self.freqs, self._lags, self._max_lag, self.fs * self.interp, k)
 
     def tdoas(self, x: np.ndarray, num_peaks: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Pairwise TDOAs of ``x (M, N)`` over ``self.pairs`` in the localizer's band.

@@ -17,13 +17,6 @@ import torch
 WINDOWS = ("hann", "rect")
 
 
-def num_frames(n_samples: int, nfft: int, hop: int) -> int:
-    """Number of STFT frames for ``n_samples`` (at least 1)."""
-    if n_samples <= nfft:
-        return 1
-    return 1 + (n_samples - nfft) // hop
-
-
 def stft(x: np.ndarray | torch.Tensor, nfft: int = 512, hop: int | None = None, *, window: str = "hann") -> np.ndarray | torch.Tensor:
     """STFT of real signals.
 
