@@ -28,14 +28,7 @@ import torch
 from torch.utils.data import Dataset
 
 from soundloc.data.dcase import LABEL_HOP_S, DcaseLabels, labels_to_targets, num_label_frames, read_dcase_csv
-from soundloc.data.layout import (
-    LAYOUTS,
-    STARSS23_CLASSES,
-    dcase_entries,
-    detect_layout,
-    read_header,
-    soundloc_entries,
-)
+from soundloc.data.layout import open_dataset
 
 
 def _frames(seconds: float, name: str) -> int:
@@ -88,22 +81,10 @@ class SeldDataset(Dataset):
         distance_unit: str = "auto",
     ) -> None:
         self.root = Path(root)
-        if layout not in LAYOUTS:
-            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-        self.layout = detect_layout(self.root) if layout == "auto" else layout
-        self.header: dict = {}
-        if self.layout == "soundloc":
-            self.header = read_header(self.root)
-            self.entries = soundloc_entries(self.root, split)
-            default_classes = tuple(self.header["class_names"])
-            unit = self.header.get("label_format", {}).get("distance_unit", "cm") if distance_unit == "auto" else distance_unit
-        else:
-            self.entries = dcase_entries(self.root, split, audio_format)
-            default_classes = STARSS23_CLASSES
-            unit = distance_unit
-        if not self.entries:
-            raise ValueError(f"no labelled audio files in '{self.root}'" + (f" for split '{split}'" if split else ""))
-        self.class_names = tuple(class_names) if class_names is not None else default_classes
+        index = open_dataset(self.root, split, layout=layout, audio_format=audio_format)
+        self.layout, self.header, self.entries = index.layout, index.header, index.entries
+        unit = index.distance_unit if distance_unit == "auto" else distance_unit
+        self.class_names = tuple(class_names) if class_names is not None else index.class_names
         self.num_classes = len(self.class_names)
         if max_tracks < 1:
             raise ValueError(f"max_tracks must be >= 1, got {max_tracks}")

@@ -141,3 +141,40 @@ def dcase_entries(root: Path, split: str | None, audio_format: str = "auto") -> 
         if out:
             break  # first audio format that has labelled files
     return out
+
+
+@dataclass(frozen=True)
+class DatasetIndex:
+    """What a reader needs to open a dataset folder.
+
+    Attributes:
+        layout: ``"soundloc"`` or ``"dcase"``.
+        header: the soundloc ``dataset.json`` (empty for DCASE folders).
+        entries: the (audio, labels) pairs, in order.
+        class_names: the dataset's classes (STARSS23's 13 for DCASE folders).
+        distance_unit: the label files' distance unit (``"auto"``: decide per value).
+    """
+
+    layout: str
+    header: dict
+    entries: list[FileEntry]
+    class_names: tuple[str, ...]
+    distance_unit: str
+
+
+def open_dataset(root: Path, split: str | None = None, *, layout: str = "auto",
+                 audio_format: str = "auto") -> DatasetIndex:
+    """Index ``root`` in either layout; ``ValueError`` for an unknown layout or no labelled files."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    root = Path(root)
+    layout = detect_layout(root) if layout == "auto" else layout
+    if layout == "soundloc":
+        header = read_header(root)
+        index = DatasetIndex(layout, header, soundloc_entries(root, split), tuple(header["class_names"]),
+                             header.get("label_format", {}).get("distance_unit", "cm"))
+    else:
+        index = DatasetIndex(layout, {}, dcase_entries(root, split, audio_format), STARSS23_CLASSES, "auto")
+    if not index.entries:
+        raise ValueError(f"no labelled audio files in '{root}'" + (f" for split '{split}'" if split else ""))
+    return index

@@ -15,7 +15,7 @@ import numpy as np
 
 from soundloc.data.dcase import LABEL_HOP_S, num_label_frames, read_dcase_csv
 from soundloc.fileio import atomic_path
-from soundloc.data.layout import STARSS23_CLASSES, dcase_entries, detect_layout, read_header, soundloc_entries
+from soundloc.data.layout import open_dataset
 
 
 @dataclass
@@ -72,18 +72,9 @@ def summarize_dataset(root: str | os.PathLike, *, split: str | None = None) -> D
     from soundloc.scenes.writer import disk_usage
 
     root = Path(root)
-    layout = detect_layout(root)
-    if layout == "soundloc":
-        header = read_header(root)
-        entries = soundloc_entries(root, split)
-        class_names = tuple(header["class_names"])
-        unit = header.get("label_format", {}).get("distance_unit", "cm")
-    else:
-        entries = dcase_entries(root, split)
-        class_names = STARSS23_CLASSES
-        unit = "auto"
-    if not entries:
-        raise ValueError(f"no labelled audio files in '{root}'" + (f" for split '{split}'" if split else ""))
+    index = open_dataset(root, split)
+    layout, entries = index.layout, index.entries
+    class_names, unit = index.class_names, index.distance_unit
     c = len(class_names)
     files_per_split: dict[str, int] = {}
     class_frames = np.zeros(c, dtype=np.int64)
