@@ -131,7 +131,8 @@ def test_reader_on_generated_dataset(tiny_dataset):
     lab = read_dcase_csv(entry.labels, distance_unit="cm")
     for f, c, az, el, d in zip(lab.frame, lab.class_index, lab.azimuth, lab.elevation, lab.distance):
         assert y["activity"][f, 0, c] == 1
-        u = np.array([np.cos(np.radians(el)) * np.cos(np.radians(az)), np.cos(np.radians(el)) * np.sin(np.radians(az)), np.sin(np.radians(el))])
+        a, e = np.radians(az), np.radians(el)
+        u = np.array([np.cos(e) * np.cos(a), np.cos(e) * np.sin(a), np.sin(e)])
         np.testing.assert_allclose(y["doa"][f, 0, c].numpy(), u, atol=1e-6)
         assert y["distance"][f, 0, c].item() == pytest.approx(d, abs=1e-6)
     assert y["activity"].sum() == len(lab)

@@ -258,7 +258,7 @@ def test_default_grid_is_3d_for_a_3d_array(tmp_path, capsys):
     for r, (az, el) in zip(res, truth):
         s = r["sources"][0]
         assert azimuth_error_deg(s["azimuth"], az) <= 4.0 and abs(s["elevation"] - el) <= 4.0, (r, az, el)
-    from soundloc.cli.localize import resolve_grid_dims
+    from soundloc.doa.batch import resolve_grid_dims
 
     assert resolve_grid_dims("auto", arr) == 3 and resolve_grid_dims("2d", arr) == 2
     assert resolve_grid_dims("auto", MicArray.preset("circular4")) == 2
@@ -549,7 +549,7 @@ def test_stereo_front_not_back(tmp_path, capsys):
 
 
 def test_resolve_grid(tmp_path):
-    from soundloc.cli.localize import resolve_grid
+    from soundloc.doa.batch import resolve_grid
     from soundloc.geometry import AzimuthArcGrid, AzimuthGrid, SphereGrid
 
     for name in ("linear4", "stereo"):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from doa_test_signals import harmonic, is_collinear, plane_wave, random_3d_array, white_noise
+
 from soundloc.doa import LOCALIZERS, get_localizer
 from soundloc.geometry import PRESETS, AzimuthGrid, DOAGrid, MicArray, SphereGrid, unit_vectors_deg
 from soundloc.metrics.doa import angular_error_deg, azimuth_error_deg

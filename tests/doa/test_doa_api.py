@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from doa_test_signals import plane_wave, white_noise
+
 from soundloc.doa import LOCALIZERS, DOAResult, Localizer, get_localizer, stft
 from soundloc.geometry import AzimuthGrid, MicArray
 from soundloc.metrics.doa import azimuth_error_deg

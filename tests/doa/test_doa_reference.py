@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from doa_test_signals import plane_wave, random_3d_array, white_noise
+
 from soundloc.doa import get_localizer, stft
 from soundloc.geometry import MicArray, SphereGrid
 

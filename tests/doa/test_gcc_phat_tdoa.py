@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from doa_test_signals import delay_signal, harmonic, random_3d_array, white_noise
+
 from soundloc.doa import gcc_phat_tdoa, get_localizer
 
 FS = 16000

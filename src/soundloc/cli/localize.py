@@ -37,17 +37,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from soundloc.cli._text import align_table
 
 PROGRESS_MIN_FILES = 4
 """A progress bar is shown (on stderr) from this many input files on."""
-
-BATCH_BYTES = 256 * 2**20
-"""Upper bound on the audio stacked into one ``locate_batch`` call."""
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
@@ -168,7 +164,9 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--fmin must be >= 0 Hz, got {args.fmin}")
     if args.fmin is not None and args.fmax is not None and args.fmin >= args.fmax:
         raise ValueError(f"--fmin ({args.fmin:g} Hz) must be below --fmax ({args.fmax:g} Hz)")
-    _check_device(args.device)
+    from soundloc.device import resolve_device
+
+    resolve_device(args.device, option="--device")
     if args.plot is not None:
         if Path(args.plot).suffix.lower() not in PLOT_SUFFIXES:
             raise ValueError(f"--plot: cannot write '{Path(args.plot).suffix or args.plot}' images; use {', '.join(PLOT_SUFFIXES)}")
@@ -177,64 +175,6 @@ def _check_options(args: argparse.Namespace) -> None:
             folder = folder.parent
         if not folder.is_dir():
             raise ValueError(f"--plot: {folder} exists and is not a folder")
-
-
-def _check_device(device: str) -> None:
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"--device: unknown device '{device}' (use cpu, cuda, cuda:0, mps...)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: no CUDA GPU is available to torch here; use --device cpu")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"--device {device}: MPS is not available here; use --device cpu")
-
-
-def resolve_grid_dims(spec: str, array) -> int:
-    """``--grid`` -> 2 or 3. ``auto``: 3 for a 3-D array (mics off the horizontal plane), else 2.
-
-    A 3-D array such as the tetrahedral one measures a vertical delay component that no
-    direction on the horizontal circle reproduces, so a source 30-45 degrees up can pull the
-    azimuth-only search tens of degrees off; planar arrays lose nothing on the circle.
-    """
-    if spec == "auto":
-        return 2 if array.is_planar else 3
-    return 3 if spec == "3d" else 2
-
-
-def resolve_grid(spec: str, array):
-    """``--grid`` -> the search grid: :func:`resolve_grid_dims`'s, except that ``auto`` gives a
-    linear horizontal array only the half circle in front of its axis
-    (:meth:`~soundloc.geometry.AzimuthArcGrid.half_plane`): behind it are mirror images.
-    """
-    from soundloc.geometry import AzimuthArcGrid, default_grid
-
-    if spec == "auto" and array.is_linear and array.is_planar:
-        return AzimuthArcGrid.half_plane(array, 1.0)
-    return default_grid(array, dims=resolve_grid_dims(spec, array))
-
-
-def expand_inputs(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
-    """Files and folders -> (audio files in argument order, error messages for missing paths)."""
-    from soundloc.audio import AudioError, list_audio_files
-
-    files: list[Path] = []
-    seen: set[Path] = set()
-    errors: list[str] = []
-    for p in paths:
-        try:
-            found = list_audio_files([p])
-        except AudioError as e:
-            errors.append(str(e))
-            continue
-        for f in found:
-            key = f.resolve()
-            if key not in seen:
-                seen.add(key)
-                files.append(f)
-    return files, errors
 
 
 def plot_paths(out: str | Path, files: Sequence[Path]) -> list[Path]:
@@ -257,181 +197,8 @@ def time_plot_path(polar_path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------
-# batch localization
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class BatchOutput:
-    """Results of :func:`localize_files`: ``results[i]`` holds file ``i``'s results (method order, then time)."""
-
-    files: list[Path]
-    results: list[list] = field(default_factory=list)
-    whole: list[list] = field(default_factory=list)  # whole-file results for plots in per-frame mode
-    errors: list[str] = field(default_factory=list)
-    failed: set[int] = field(default_factory=set)
-
-
-def localize_files(
-    files: Sequence[Path],
-    array,
-    methods: Sequence[str],
-    *,
-    num_sources: int = 1,
-    fs: int | None = None,
-    resample: bool = True,
-    frame_length: float | None = None,
-    hop_length: float | None = None,
-    grid_dims: int = 2,
-    grid=None,
-    channels: Sequence[int] | None = None,
-    min_separation_deg: float = 20.0,
-    localizer_kwargs: dict | None = None,
-    strict: bool = False,
-    keep_whole: bool = False,
-    on_error: Callable[[str], None] | None = None,
-    progress: bool = False,
-) -> BatchOutput:
-    """Localize many files with few localizer builds and batched ``locate_batch`` calls.
-
-    Files are grouped by (sample rate, length) from their headers; each group is read in
-    chunks of at most :data:`BATCH_BYTES` of audio and located together. Localizers are built
-    once per (method, sample rate). ``grid`` (a ``DOAGrid``) overrides ``grid_dims``.
-    ``channels``: 0-based file channels to use as the array's mics, in mic order (one per
-    mic); the signal checks apply to those channels only. A bad file is recorded in ``errors`` (and passed to
-    ``on_error``) and skipped, or with ``strict=True`` raises the :class:`ValueError`.
-
-    Returns:
-        :class:`BatchOutput`; ``results[i]`` is a list of ``DOAResult`` for ``files[i]``
-        (empty for a failed file).
-    """
-    import numpy as np
-    import soundfile as sf
-    from tqdm import tqdm
-
-    from soundloc.audio import read_audio
-    from soundloc.doa import get_localizer
-    from soundloc.geometry import default_grid
-
-    out = BatchOutput(files=list(files))
-    out.results = [[] for _ in files]
-    out.whole = [[] for _ in files]
-    kwargs = dict(localizer_kwargs or {})
-    if grid is None:
-        grid = default_grid(array, dims=grid_dims)
-    if channels is not None:
-        channels = [int(c) for c in channels]
-        if len(channels) != array.num_mics:
-            raise ValueError(f"--channels selects {len(channels)} channels, array '{array.name}' has {array.num_mics} mics")
-
-    def read(f: Path):
-        # with --channels only the selected channels are checked: an unused one (e.g. a playback
-        # reference) may be silent or hold anything
-        return read_audio(f, fs=fs, channels=array.num_mics, resample=resample, select=channels)
-    localizers: dict[int, dict] = {}  # rate -> {method: Localizer} or {"error": msg}
-
-    bar = tqdm(total=len(files), file=sys.stderr, unit="file", desc="localize", disable=not progress, leave=False)
-
-    def fail(i: int, msg: str) -> None:
-        if strict:
-            bar.close()
-            raise ValueError(msg)
-        out.errors.append(msg)
-        out.failed.add(i)
-        if on_error is not None:
-            if progress:
-                bar.clear()
-            on_error(msg)
-            if progress:
-                bar.refresh()
-
-    def get_locs(rate: int) -> dict:
-        if rate not in localizers:
-            try:
-                localizers[rate] = {m: get_localizer(m, array, rate, grid=grid, **kwargs) for m in methods}
-            except ValueError as e:
-                localizers[rate] = {"error": f"{e} (at {rate} Hz)"}
-        return localizers[rate]
-
-    # 1) group by header info (no decoding). Unreadable headers get their own group and
-    #    read_audio reports the problem.
-    groups: dict[tuple, list[int]] = {}
-    for i, f in enumerate(files):
-        try:
-            info = sf.info(str(f))
-            key: tuple = (int(info.samplerate), int(info.frames), int(info.channels))
-        except Exception:  # noqa: BLE001 - read_audio gives the user-facing message
-            key = ("unreadable", i)
-        if len(key) == 3 and channels is None and key[2] != array.num_mics:
-            hint = " (pick them with --channels)" if key[2] > array.num_mics else ""
-            fail(i, f"{f}: has {key[2]} channels, array '{array.name}' needs {array.num_mics}{hint}")
-            bar.update(1)
-            continue
-        groups.setdefault(key, []).append(i)
-
-    # 2) read and locate group by group
-    for key, idx in groups.items():
-        frames = key[1] if len(key) == 3 else 0
-        per_clip = max(1, array.num_mics * max(frames, 1) * 4)
-        chunk = max(1, min(256, BATCH_BYTES // per_clip)) if frame_length is None else 1
-        for c0 in range(0, len(idx), chunk):
-            part = idx[c0 : c0 + chunk]
-            clips, good = [], []
-            rate = None
-            for i in part:
-                try:
-                    x, r = read(files[i])
-                except ValueError as e:
-                    fail(i, str(e))
-                    bar.update(1)
-                    continue
-                clips.append(x)
-                good.append(i)
-                rate = r
-            if not good:
-                continue
-            locs = get_locs(int(rate))
-            if "error" in locs:
-                for i in good:
-                    fail(i, f"{files[i]}: {locs['error']}")
-                bar.update(len(good))
-                continue
-            lengths = {c.shape[-1] for c in clips}
-            if frame_length is None and len(lengths) == 1:
-                batch = np.stack(clips)
-                for m in methods:
-                    res = locs[m].locate_batch(batch, num_sources, min_separation_deg=min_separation_deg)
-                    for i, r in zip(good, res):
-                        out.results[i].append(r)
-            else:
-                for i, x in zip(good, clips):
-                    for m in methods:
-                        if frame_length is None:
-                            out.results[i].append(locs[m].locate(x, num_sources, min_separation_deg=min_separation_deg))
-                        else:
-                            out.results[i].extend(locs[m].locate_frames(
-                                x, num_sources, frame_length=frame_length, hop_length=hop_length,
-                                min_separation_deg=min_separation_deg))
-                            if keep_whole:
-                                out.whole[i].append(locs[m].locate(x, num_sources, min_separation_deg=min_separation_deg))
-            bar.update(len(good))
-    bar.close()
-    return out
-
-
-# ---------------------------------------------------------------------------
 # output
 # ---------------------------------------------------------------------------
-
-
-def to_records(files: Sequence[Path], results: Sequence[Sequence]) -> list[dict]:
-    """JSON records ``{"file", "start", "end", "method", "sources"}`` in file order."""
-    recs = []
-    for f, rs in zip(files, results):
-        for r in rs:
-            d = r.to_dict()
-            recs.append({"file": str(f), "start": d["start"], "end": d["end"], "method": d["method"], "sources": d["sources"]})
-    return recs
 
 
 def format_table(records: Sequence[dict]) -> str:
@@ -467,6 +234,7 @@ def format_table(records: Sequence[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from soundloc.doa.batch import expand_inputs, localize_files, resolve_grid, to_records
     from soundloc.geometry import get_array
 
     _check_options(args)

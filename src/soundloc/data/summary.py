@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from soundloc.data.dcase import LABEL_HOP_S, num_label_frames, read_dcase_csv
-from soundloc.fileio import atomic_path
 from soundloc.data.layout import open_dataset
+from soundloc.fileio import atomic_path
 
 
 @dataclass

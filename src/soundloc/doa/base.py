@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from soundloc.geometry import SPEED_OF_SOUND, AzimuthGrid, DOAGrid, MicArray, wrap_azimuth_deg
+from soundloc.device import resolve_device
 from soundloc.doa.stft import stft
+from soundloc.geometry import SPEED_OF_SOUND, AzimuthGrid, DOAGrid, MicArray, wrap_azimuth_deg
 
 
 def _json_float(v: Any) -> float | None:
@@ -164,14 +165,7 @@ class Localizer:
         self.fmin = fmin
         self.fmax = fmax
         self.c = float(c)
-        try:
-            self.device = torch.device(device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"unknown torch device '{device}' (e.g. 'cpu', 'cuda', 'cuda:1')") from None
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device '{device}': no CUDA GPU is available to torch here; use device='cpu'")
-        if self.device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError(f"device '{device}': MPS is not available here; use device='cpu'")
+        self.device = resolve_device(device)
         self.batch_size = int(batch_size)
         self.freq_bins = k[sel]
         self.freqs = f[sel]
