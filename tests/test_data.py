@@ -17,9 +17,10 @@ sys.path.insert(0, str(Path(__file__).parent / "scenes"))
 from scene_helpers import make_corpus, small_config  # noqa: E402
 
 from soundloc.data import SeldDataset  # noqa: E402
-from soundloc.data.dcase import DcaseLabels, labels_to_targets, read_dcase_csv, write_dcase_csv  # noqa: E402
+from soundloc.data.dcase import labels_to_targets  # noqa: E402
 from soundloc.data.layout import STARSS23_CLASSES  # noqa: E402
 from soundloc.data.summary import format_summary, summarize_dataset  # noqa: E402
+from soundloc.dataformat import DcaseLabels, read_dcase_csv, write_dcase_csv  # noqa: E402
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference"
 if not REF.is_dir():  # CI clones main with shared/ beside it
@@ -242,7 +243,7 @@ def test_not_a_dataset(tmp_path):
 
 
 def test_num_label_frames_counts_partial_frames():
-    from soundloc.data.dcase import num_label_frames
+    from soundloc.dataformat import num_label_frames
 
     # 0.3 / 0.1 is 2.9999999999999996 in floating point: still 3 frames, not 4 (or 2)
     assert [num_label_frames(s) for s in (0.3, 1.0, 1.05, 0.01, 3.0)] == [3, 10, 11, 1, 30]

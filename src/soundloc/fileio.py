@@ -72,3 +72,25 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def write_json_atomic(path: str | Path, obj: Any, *, indent: int | None = 2, sort_keys: bool = False) -> None:
     """Write ``obj`` as JSON to ``path`` atomically."""
     write_text_atomic(path, json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False) + "\n")
+
+
+def disk_usage(root: str | os.PathLike[str]) -> int:
+    """Total size in bytes of the files under ``root`` (files that vanish meanwhile count 0)."""
+    total = 0
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(dirpath, f))
+            except OSError:
+                pass
+    return total
+
+
+def format_bytes(n: int) -> str:
+    """``1234567 -> '1.2 MB'`` (decimal units)."""
+    v = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if v < 1000 or unit == "TB":
+            return f"{v:.0f} {unit}" if unit == "B" else f"{v:.1f} {unit}"
+        v /= 1000.0
+    return f"{v:.1f} TB"  # pragma: no cover

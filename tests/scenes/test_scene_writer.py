@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 from scene_helpers import make_corpus, small_config, tree_bytes
 
-from soundloc.data.dcase import read_dcase_csv
+from soundloc.dataformat import read_dcase_csv
 from soundloc.geometry import MicArray, SphereGrid, angular_separation_deg, unit_vectors_deg, wrap_azimuth_deg
 from soundloc.scenes.writer import generate_dataset
 

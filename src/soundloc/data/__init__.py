@@ -1,6 +1,7 @@
 """Datasets on disk: DCASE label files, folder layouts, the torch reader, summaries.
 
-* :mod:`soundloc.data.dcase`: read/write DCASE label CSVs, frame-level targets.
+* :mod:`soundloc.data.dcase`: frame-level targets from DCASE labels (the CSV format itself is
+  :mod:`soundloc.dataformat`, re-exported here).
 * :mod:`soundloc.data.layout`: soundloc dataset folders and STARSS23/TAU folders.
 * :mod:`soundloc.data.dataset`: :class:`SeldDataset`, a torch ``Dataset`` of (waveform, targets).
 * :mod:`soundloc.data.summary`: class/direction/RT60 statistics and plots (``soundloc inspect``).

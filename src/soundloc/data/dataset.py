@@ -27,8 +27,9 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from soundloc.data.dcase import LABEL_HOP_S, DcaseLabels, labels_to_targets, num_label_frames, read_dcase_csv
+from soundloc.data.dcase import labels_to_targets
 from soundloc.data.layout import open_dataset
+from soundloc.dataformat import LABEL_HOP_S, DcaseLabels, num_label_frames, read_dcase_csv
 
 
 def _frames(seconds: float, name: str) -> int:

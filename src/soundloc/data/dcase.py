@@ -1,22 +1,7 @@
-"""DCASE label files (CSV) and frame-level targets.
+"""Frame-level training targets from DCASE labels.
 
-One row per active event per 100 ms label frame, no header::
-
-    frame,class,track,azimuth,elevation[,distance]
-
-* ``frame``: label-frame index (frame ``f`` covers ``[0.1 f, 0.1 (f + 1))`` seconds).
-* ``class``: 0-based class index; ``track``: instance index (distinguishes simultaneous
-  events of one class; STARSS23 numbers instances per class).
-* ``azimuth``: degrees, counter-clockwise from the array's +x (front), (-180, 180];
-  ``elevation``: degrees up from the array's horizontal plane. STARSS23 writes integers; soundloc
-  writes two decimals. Both read the same.
-* ``distance`` (optional, DCASE2024): STARSS23 writes **integer centimetres**; soundloc writes
-  integer centimetres too. When reading, ``distance_unit="auto"`` takes a column of whole
-  numbers as centimetres and one with any decimal point as metres (the DCASE2024 baseline writes
-  predictions in metres with decimals); pass ``"cm"`` or ``"m"`` to force it. Distances are
-  returned in metres.
-* A 7-column file ``frame,class,track,x,y,z,distance`` (the DCASE baseline's Cartesian output,
-  distance in metres, 0 = none) is read too; ``x, y, z`` become azimuth/elevation.
+The label format itself (:class:`DcaseLabels`, reading and writing the CSVs, the 100 ms label hop)
+lives in :mod:`soundloc.dataformat`; its names are re-exported here for convenience.
 
 Frame-level targets (:func:`labels_to_targets`) hold ``K`` track slots per class: in each frame
 the rows of one class, sorted by track id, fill slots ``0..K-1`` (extra rows are dropped).
@@ -24,175 +9,22 @@ the rows of one class, sorted by track id, fill slots ``0..K-1`` (extra rows are
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from soundloc.fileio import write_text_atomic
-from soundloc.geometry import cart_to_sph_deg, unit_vectors_deg
+from soundloc.dataformat import (
+    DISTANCE_UNITS,
+    LABEL_HOP_S,
+    DcaseLabels,
+    format_dcase_rows,
+    num_label_frames,
+    read_dcase_csv,
+    write_dcase_csv,
+)
 
-LABEL_HOP_S = 0.1
-"""Label frame length in seconds."""
-
-
-def num_label_frames(seconds: float) -> int:
-    """Label frames covering ``seconds`` of audio: ``ceil(seconds / LABEL_HOP_S)`` (a last partial frame counts)."""
-    return int(math.ceil(seconds / LABEL_HOP_S - 1e-9))
-
-
-DISTANCE_UNITS: tuple[str, ...] = ("auto", "cm", "m")
-
-
-@dataclass(frozen=True)
-class DcaseLabels:
-    """Rows of a DCASE label file as arrays, all of length ``R``.
-
-    Attributes:
-        frame, class_index, track: ``(R,)`` int64.
-        azimuth, elevation: ``(R,)`` float64 degrees.
-        distance: ``(R,)`` float64 metres, NaN where unknown (5-column files).
-    """
-
-    frame: np.ndarray
-    class_index: np.ndarray
-    track: np.ndarray
-    azimuth: np.ndarray
-    elevation: np.ndarray
-    distance: np.ndarray
-
-    def __post_init__(self) -> None:
-        n = len(self.frame)
-        for name in ("class_index", "track", "azimuth", "elevation", "distance"):
-            if len(getattr(self, name)) != n:
-                raise ValueError(f"DcaseLabels: column '{name}' has {len(getattr(self, name))} rows, frame has {n}")
-
-    def __len__(self) -> int:
-        return int(len(self.frame))
-
-    @classmethod
-    def empty(cls) -> "DcaseLabels":
-        i = np.zeros(0, dtype=np.int64)
-        f = np.zeros(0, dtype=np.float64)
-        return cls(i, i.copy(), i.copy(), f, f.copy(), f.copy())
-
-    @classmethod
-    def from_rows(cls, rows) -> "DcaseLabels":
-        """From an iterable of ``(frame, class, track, azimuth_deg, elevation_deg, distance_m)``."""
-        rows = list(rows)
-        if not rows:
-            return cls.empty()
-        a = np.asarray(rows, dtype=np.float64).reshape(len(rows), 6)
-        return cls(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2].astype(np.int64),
-                   a[:, 3], a[:, 4], a[:, 5])
-
-    @property
-    def num_frames(self) -> int:
-        """``max(frame) + 1`` (0 for no rows)."""
-        return int(self.frame.max()) + 1 if len(self) else 0
-
-    @property
-    def has_distance(self) -> bool:
-        return bool(len(self)) and bool(np.all(np.isfinite(self.distance)))
-
-    def directions(self) -> np.ndarray:
-        """Unit vectors ``(R, 3)`` of the rows' azimuth/elevation."""
-        return unit_vectors_deg(self.azimuth, self.elevation)
-
-    def select(self, mask: np.ndarray) -> "DcaseLabels":
-        m = np.asarray(mask)
-        return DcaseLabels(self.frame[m], self.class_index[m], self.track[m], self.azimuth[m],
-                           self.elevation[m], self.distance[m])
-
-    def sorted(self) -> "DcaseLabels":
-        """Rows sorted by (frame, class, track)."""
-        return self.select(np.lexsort((self.track, self.class_index, self.frame)))
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
-def read_dcase_csv(path: str | os.PathLike, *, distance_unit: str = "auto") -> DcaseLabels:
-    """Read a DCASE label CSV (5, 6 or 7 columns, see the module docstring).
-
-    Raises:
-        ValueError: missing file, rows with a different column count, non-numeric values,
-            negative frame/class/track, unknown ``distance_unit``.
-    """
-    if distance_unit not in DISTANCE_UNITS:
-        raise ValueError(f"distance_unit must be one of {', '.join(DISTANCE_UNITS)}, got {distance_unit!r}")
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise ValueError(f"{p}: label file does not exist") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{p}: not a text (CSV) label file") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
-    if rows and not _is_number(rows[0][0]):
-        rows = rows[1:]  # a header line ("frame,class,...")
-    if not rows:
-        return DcaseLabels.empty()
-    ncol = len(rows[0])
-    if ncol not in (5, 6, 7):
-        raise ValueError(f"{p}: expected 5, 6 or 7 columns (frame,class,track,azimuth,elevation[,distance]), got {ncol}")
-    for i, r in enumerate(rows):
-        if len(r) != ncol:
-            raise ValueError(f"{p}: line {i + 1} has {len(r)} columns, the first has {ncol}")
-    try:
-        a = np.array([[float(c) for c in r] for r in rows], dtype=np.float64)
-    except ValueError:
-        raise ValueError(f"{p}: non-numeric value in the label rows") from None
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{p}: NaN or infinite value in the label rows")
-    head = a[:, :3]
-    if np.any(head < 0) or np.any(head != np.round(head)):
-        raise ValueError(f"{p}: frame, class and track must be whole numbers >= 0")
-    frame, cls, track = (head[:, k].astype(np.int64) for k in range(3))
-    if ncol == 7:
-        az, el = cart_to_sph_deg(a[:, 3:6])
-        dist = np.where(a[:, 6] > 0, a[:, 6], np.nan)
-    else:
-        az, el = a[:, 3], a[:, 4]
-        if ncol == 6:
-            raw_col = [r[5].strip() for r in rows]
-            unit = distance_unit
-            if unit == "auto":
-                unit = "m" if any(("." in s or "e" in s.lower()) for s in raw_col) else "cm"
-            dist = a[:, 5] / (100.0 if unit == "cm" else 1.0)
-        else:
-            dist = np.full(len(a), np.nan)
-    return DcaseLabels(frame, cls, track, az.copy(), el.copy(), np.asarray(dist, dtype=np.float64))
-
-
-def format_dcase_rows(labels: DcaseLabels, *, angle_decimals: int = 2, distance: bool = True) -> str:
-    """CSV text of ``labels`` (sorted as given): angles with ``angle_decimals`` decimals,
-    distance in integer centimetres (omitted when ``distance`` is False or unknown)."""
-    with_dist = distance and labels.has_distance
-    lines = []
-    for i in range(len(labels)):
-        az = round(float(labels.azimuth[i]), angle_decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-        el = round(float(labels.elevation[i]), angle_decimals) + 0.0
-        parts = [str(int(labels.frame[i])), str(int(labels.class_index[i])), str(int(labels.track[i])),
-                 f"{az:.{angle_decimals}f}", f"{el:.{angle_decimals}f}"]
-        if with_dist:
-            parts.append(str(int(round(float(labels.distance[i]) * 100.0))))
-        lines.append(",".join(parts))
-    return "".join(line + "\n" for line in lines)
-
-
-def write_dcase_csv(path: str | os.PathLike, labels: DcaseLabels, *, angle_decimals: int = 2, distance: bool = True) -> None:
-    """Write ``labels`` as a DCASE CSV atomically (temp file in the same folder, then rename)."""
-    write_text_atomic(path, format_dcase_rows(labels, angle_decimals=angle_decimals, distance=distance))
+__all__ = ["DISTANCE_UNITS", "LABEL_HOP_S", "DcaseLabels", "format_dcase_rows", "labels_to_targets", "num_label_frames",
+           "read_dcase_csv", "write_dcase_csv"]
 
 
 def labels_to_targets(

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from soundloc.data.dcase import LABEL_HOP_S, num_label_frames, read_dcase_csv
 from soundloc.data.layout import open_dataset
-from soundloc.fileio import atomic_path
+from soundloc.dataformat import LABEL_HOP_S, num_label_frames, read_dcase_csv
+from soundloc.fileio import atomic_path, disk_usage, format_bytes
 
 
 @dataclass
@@ -69,7 +69,6 @@ def summarize_dataset(root: str | os.PathLike, *, split: str | None = None) -> D
     """Read every label file (and soundloc metadata) of ``root``; ``split`` restricts to one split."""
     import soundfile as sf
 
-    from soundloc.scenes.writer import disk_usage
 
     root = Path(root)
     index = open_dataset(root, split)
@@ -142,7 +141,6 @@ def _rng(x: np.ndarray, fmt: str = "{:.1f}") -> str:
 
 def format_summary(s: DatasetSummary) -> str:
     """Multi-line text summary of ``s``."""
-    from soundloc.scenes.writer import format_bytes
 
     n_files = sum(s.files_per_split.values())
     lines = [

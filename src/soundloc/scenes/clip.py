@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from soundloc.data.dcase import DcaseLabels
+from soundloc.dataformat import DcaseLabels, clip_relpaths
 from soundloc.scenes.config import SceneConfig
 from soundloc.scenes.labels import scene_labels
 from soundloc.scenes.mix import (
@@ -298,8 +298,8 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
         "name": name,
         "index": int(index),
         "split": split,
-        "audio": f"audio/{split}/{name}.{ext}",
-        "labels": f"metadata/{split}/{name}.csv",
+        "audio": clip_relpaths(split, name, ext)[0],
+        "labels": clip_relpaths(split, name, ext)[1],
         "fs": fs,
         "num_samples": n_clip,
         "duration": _r(n_clip / fs),

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from soundloc.dataformat import LABEL_HOP_S, num_label_frames
+
 Range = tuple[float, float]
 IntRange = tuple[int, int]
 
@@ -42,8 +44,6 @@ NOISE_COLORS: tuple[str, ...] = ("white", "pink", "brown")
 AUDIO_FORMATS: tuple[str, ...] = ("flac", "wav")
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 
-LABEL_HOP_S = 0.1
-"""Label frame length in seconds (DCASE: 100 ms)."""
 
 
 # ---------------------------------------------------------------------------
@@ -387,7 +387,7 @@ class SceneConfig:
     @property
     def num_label_frames(self) -> int:
         """100 ms label frames per clip, ``ceil(duration / 0.1)``."""
-        return int(math.ceil(self.duration / LABEL_HOP_S - 1e-9))
+        return num_label_frames(self.duration)
 
     # -- (de)serialisation ----------------------------------------------------
     def to_dict(self) -> dict:

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from soundloc.data.dcase import LABEL_HOP_S, DcaseLabels
+from soundloc.dataformat import LABEL_HOP_S, DcaseLabels
 from soundloc.geometry import cart_to_sph_deg
 from soundloc.scenes.sample import ArrayPose, SceneEvent
 

@@ -5,7 +5,7 @@ Layout of ``OUT``::
     dataset.json                   generator config, seed, array, classes, corpus identity, splits
     manifest.jsonl                 one line of clip metadata per clip, in index order (written last)
     audio/<split>/clip_000000.flac (M, N) mixture, FLAC PCM-24 (or WAV float32)
-    metadata/<split>/clip_000000.csv   DCASE labels (array frame, see soundloc.data.dcase)
+    metadata/<split>/clip_000000.csv   DCASE labels (array frame, see soundloc.dataformat)
     metadata/<split>/clip_000000.json  the clip's metadata; written last: marks the clip complete
 
 Guarantees:
@@ -37,14 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from soundloc.fileio import write_json_atomic, write_text_atomic
-
-FORMAT_VERSION = 2
-"""Version of the folder layout and of the audio/label timing, stored in ``dataset.json``; a
-folder written by another version is not resumed (2: direct sound aligned with labelled onsets)."""
-
-DISTANCE_UNIT = "cm"
-"""Unit of the distance column our label CSVs are written with (STARSS23 2024 convention)."""
+from soundloc.dataformat import DISTANCE_UNIT, FORMAT_VERSION, clip_paths, write_dcase_csv
+from soundloc.fileio import disk_usage, format_bytes, write_json_atomic, write_text_atomic
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                 "VECLIB_MAXIMUM_THREADS", "PRA_NUM_THREADS")
@@ -79,43 +73,14 @@ class GenerateReport:
                 f"kept {self.skipped} from an earlier run; {format_bytes(self.disk_bytes)} on disk")
 
 
-def format_bytes(n: int) -> str:
-    """``1234567 -> '1.2 MB'`` (decimal units)."""
-    v = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if v < 1000 or unit == "TB":
-            return f"{v:.0f} {unit}" if unit == "B" else f"{v:.1f} {unit}"
-        v /= 1000.0
-    return f"{v:.1f} TB"  # pragma: no cover
-
-
-def disk_usage(root: str | os.PathLike) -> int:
-    """Total size in bytes of the files under ``root``."""
-    total = 0
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            try:
-                total += os.path.getsize(os.path.join(dirpath, f))
-            except OSError:
-                pass
-    return total
-
-
-def _clip_paths(out: Path, meta_or_split: str, name: str, ext: str) -> tuple[Path, Path, Path]:
-    split = meta_or_split
-    return (out / "audio" / split / f"{name}.{ext}", out / "metadata" / split / f"{name}.csv",
-            out / "metadata" / split / f"{name}.json")
-
-
 def write_clip(out: str | os.PathLike, result) -> dict:
     """Write a :class:`~soundloc.scenes.clip.ClipResult`: audio, labels, then the metadata JSON
     (the completion mark). Each file atomically. Returns the metadata dict."""
     from soundloc.audio import write_audio
-    from soundloc.data.dcase import write_dcase_csv
 
     out = Path(out)
     ext = Path(result.meta["audio"]).suffix.lstrip(".")
-    audio_path, csv_path, json_path = _clip_paths(out, result.split, result.name, ext)
+    audio_path, csv_path, json_path = clip_paths(out, result.split, result.name, ext)
     write_audio(audio_path, result.audio, result.meta["fs"], subtype="PCM_24" if ext == "flac" else "FLOAT")
     write_dcase_csv(csv_path, result.labels)
     write_json_atomic(json_path, result.meta, indent=None)
@@ -244,7 +209,7 @@ def _clean_temp_files(out: Path) -> int:
 
 def clip_complete(out: Path, split: str, name: str, ext: str) -> bool:
     """Whether all three files of a clip exist (the JSON is written last)."""
-    return all(p.is_file() for p in _clip_paths(out, split, name, ext))
+    return all(p.is_file() for p in clip_paths(out, split, name, ext))
 
 
 def _prepare_folder(out: Path, header: dict, overwrite: bool) -> None:
