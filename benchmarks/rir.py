@@ -42,8 +42,9 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from soundloc.geometry import SPEED_OF_SOUND as C  # noqa: E402
+
 FS = 16000
-C = 343.0
 BACKENDS = ("ism", "fast", "fast-sabine")  # fast-sabine: the fast backend with Sabine walls, for reference
 METHODS = ("srp-phat", "normmusic")
 

@@ -23,6 +23,7 @@ import torch
 from soundloc.device import resolve_device
 from soundloc.doa.stft import stft
 from soundloc.geometry import SPEED_OF_SOUND, AzimuthGrid, DOAGrid, MicArray, wrap_azimuth_deg
+from soundloc.spectral import band_bins
 
 
 def _json_float(v: Any) -> float | None:
@@ -151,11 +152,7 @@ class Localizer:
             raise ValueError(f"fmax {fmax:g} Hz is above the Nyquist frequency fs/2 = {nyq:g} Hz")
         if fmin >= fmax:
             raise ValueError(f"fmin ({fmin:g} Hz) must be below fmax ({fmax:g} Hz)")
-        k = np.arange(int(nfft) // 2 + 1)
-        f = k * fs / nfft
-        sel = (f >= fmin - 1e-9) & (f <= fmax + 1e-9) & (k > 0)
-        if not sel.any():
-            raise ValueError(f"no FFT bin between fmin {fmin:g} Hz and fmax {fmax:g} Hz with nfft {nfft} at {fs} Hz")
+        freq_bins, freqs = band_bins(fs, int(nfft), fmin, fmax)
 
         self.array = array
         self.fs = fs
@@ -167,8 +164,8 @@ class Localizer:
         self.c = float(c)
         self.device = resolve_device(device)
         self.batch_size = int(batch_size)
-        self.freq_bins = k[sel]
-        self.freqs = f[sel]
+        self.freq_bins = freq_bins
+        self.freqs = freqs
         self.tau = array.delays(grid.directions, self.c)  # (G, M)
         self._setup()
 
@@ -188,8 +185,22 @@ class Localizer:
         """
         raise NotImplementedError
 
-    def _refine(self, X: torch.Tensor, spectra: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Optional off-grid refinement: ``(az_deg (B, K), el_deg (B, K))`` or ``None`` (use grid points)."""
+    def _analyse(self, X: torch.Tensor, num_sources: int) -> tuple[torch.Tensor, Any]:
+        """Spectra plus whatever :meth:`_refine` needs from the same pass (default: ``None``).
+
+        Override instead of :meth:`_spectrum` when the refinement reuses intermediate results
+        (GCC-PHAT's pair delays); the state is passed along explicitly, never kept on ``self``,
+        so a result never depends on earlier calls.
+        """
+        return self._spectrum(X, num_sources), None
+
+    def _refine(
+        self, X: torch.Tensor, spectra: np.ndarray, peaks: np.ndarray, state: Any = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Optional off-grid refinement: ``(az_deg (B, K), el_deg (B, K))`` or ``None`` (use grid points).
+
+        ``state`` is the second value :meth:`_analyse` returned for the same ``X``.
+        """
         return None
 
     # -- helpers ------------------------------------------------------------
@@ -251,11 +262,13 @@ class Localizer:
         lo, hi = int(self.freq_bins[0]), int(self.freq_bins[-1]) + 1  # the band is contiguous
         return t[:, :, lo:hi].to(torch.complex64).permute(0, 2, 1, 3).contiguous()
 
-    def _results(self, spectra: np.ndarray, X: torch.Tensor | None, num_sources: int, min_sep: float) -> list[DOAResult]:
+    def _results(
+        self, spectra: np.ndarray, X: torch.Tensor | None, num_sources: int, min_sep: float, state: Any = None
+    ) -> list[DOAResult]:
         spectra = np.asarray(spectra, dtype=np.float64)
         spectra = np.where(np.isfinite(spectra), spectra, 0.0)
         peaks = self.grid.find_peaks(spectra, num_sources, min_separation_deg=min_sep)  # (B, K)
-        refined = self._refine(X, spectra, peaks) if X is not None else None
+        refined = self._refine(X, spectra, peaks, state) if X is not None else None
         g_az = self.grid.azimuth_deg
         g_el = self.grid.elevation_deg
         out = []
@@ -315,8 +328,8 @@ class Localizer:
         out: list[DOAResult] = []
         for i in range(0, t.shape[0], self.batch_size):
             Xb = self._select_band(t[i : i + self.batch_size])
-            spectra = self._spectrum(Xb, num_sources).double().cpu().numpy()
-            out.extend(self._results(spectra, Xb, num_sources, min_separation_deg))
+            s, state = self._analyse(Xb, num_sources)
+            out.extend(self._results(s.double().cpu().numpy(), Xb, num_sources, min_separation_deg, state))
         return out
 
     def locate(self, x: np.ndarray, num_sources: int = 1, *, min_separation_deg: float = 20.0) -> DOAResult:
@@ -341,8 +354,8 @@ class Localizer:
         out: list[DOAResult] = []
         for i in range(0, x.shape[0], self.batch_size):
             X = self._band_stft(x[i : i + self.batch_size])
-            spectra = self._spectrum(X, num_sources).double().cpu().numpy()
-            out.extend(self._results(spectra, X, num_sources, min_separation_deg))
+            s, state = self._analyse(X, num_sources)
+            out.extend(self._results(s.double().cpu().numpy(), X, num_sources, min_separation_deg, state))
         end = x.shape[-1] / self.fs
         return [_with_span(r, 0.0, end) for r in out]
 

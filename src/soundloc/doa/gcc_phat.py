@@ -35,6 +35,7 @@ from soundloc.doa.base import Localizer
 from soundloc.doa.srp_phat import phat_cross_spectra
 from soundloc.doa.stft import stft
 from soundloc.geometry import AzimuthGrid, SphereGrid, unit_vectors
+from soundloc.spectral import band_bins
 
 
 def _lag_table(freqs: np.ndarray, max_lag: int, up: float, device: torch.device) -> torch.Tensor:
@@ -158,7 +159,8 @@ def gcc_phat_tdoa(
         trailing ``(num_peaks,)`` axis; and the heights in the same shape if requested.
 
     Example:
-        >>> tdoa = gcc_phat_tdoa(x, 16000, pairs=[[0, 1]], max_tau=0.1 / 343)   # x: (2, N)
+        >>> from soundloc.geometry import SPEED_OF_SOUND
+        >>> tdoa = gcc_phat_tdoa(x, 16000, pairs=[[0, 1]], max_tau=0.1 / SPEED_OF_SOUND)   # x: (2, N)
     """
     xa = np.asarray(x)
     squeeze = xa.ndim == 2
@@ -178,11 +180,7 @@ def gcc_phat_tdoa(
     fmax = fs / 2.0 if fmax is None else float(fmax)
     if fmax > fs / 2.0 or fmin >= fmax or fmin < 0:
         raise ValueError(f"need 0 <= fmin < fmax <= fs/2, got fmin={fmin:g}, fmax={fmax:g}, fs={fs}")
-    k = np.arange(nfft // 2 + 1)
-    f = k * fs / nfft
-    bins = k[(f >= fmin) & (f <= fmax) & (k > 0)]
-    if len(bins) == 0:
-        raise ValueError(f"no FFT bin between {fmin:g} and {fmax:g} Hz")
+    bins, freqs = band_bins(fs, nfft, fmin, fmax)
     X = stft(torch.as_tensor(xa, dtype=torch.float64), nfft, hop)  # (B, M, F, T)
     X = X[:, :, torch.as_tensor(bins)].permute(0, 2, 1, 3).to(torch.complex64)  # (B, F, M, T)
     up = fs * interp
@@ -190,7 +188,6 @@ def gcc_phat_tdoa(
     if np.any(mt <= 0):
         raise ValueError(f"max_tau must be > 0 seconds, got {max_tau}")
     max_lags = np.ceil(mt * up).astype(int)
-    freqs = bins * fs / nfft
     table = _lag_table(freqs, int(max_lags.max()), up, X.device)
     tdoa, heights = _tdoa_peaks(X, pairs, freqs, table, max_lags, up, num_peaks)
     if num_peaks == 1:
@@ -259,23 +256,24 @@ class GCCPHAT(Localizer):
         return t[0], h[0]
 
     def _spectrum(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
+        return self._analyse(X, num_sources)[0]
+
+    def _analyse(self, X: torch.Tensor, num_sources: int) -> tuple[torch.Tensor, tuple[np.ndarray, np.ndarray]]:
+        """Spectra and the pair peaks ``(tdoa, heights)`` they came from, which :meth:`_refine` reuses."""
         tdoa, h = self._pair_peaks(X, num_sources)  # (B, P, K)
-        self._last = (X, tdoa, h) if self.refine else None  # reused by _refine for the same STFT batch
         t = torch.as_tensor(tdoa, dtype=torch.float32, device=self.device)
         w = torch.as_tensor(h, dtype=torch.float32, device=self.device)
         ptau = torch.as_tensor(self.pair_tau, dtype=torch.float32, device=self.device)  # (P, G)
         z = (t[..., None] - ptau[None, :, None, :]) / self._sigma  # (B, P, K, G)
         s = (w[..., None] * torch.exp(-0.5 * z * z)).amax(2).sum(1)
-        return s
+        return s, (tdoa, h)
 
-    def _refine(self, X: torch.Tensor, spectra: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def _refine(
+        self, X: torch.Tensor, spectra: np.ndarray, peaks: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         if not self.refine:
             return None
-        if getattr(self, "_last", None) is not None and self._last[0] is X:
-            _, tdoa, h = self._last
-        else:
-            tdoa, h = self._pair_peaks(X, peaks.shape[1])
-        self._last = None
+        tdoa, h = state if state is not None else self._pair_peaks(X, peaks.shape[1])
         g = self.grid
         az0 = np.where(peaks >= 0, g.azimuth[np.maximum(peaks, 0)], 0.0)  # (B, K) rad
         el0 = np.where(peaks >= 0, g.elevation[np.maximum(peaks, 0)], 0.0)

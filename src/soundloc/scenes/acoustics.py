@@ -22,6 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
+from soundloc.geometry import SPEED_OF_SOUND
+
 _LN10 = math.log(10.0)
 
 
@@ -35,7 +37,7 @@ def room_volume_surface(room_dim: Sequence[float]) -> tuple[float, float]:
     return lx * ly * lz, 2.0 * (lx * ly + lx * lz + ly * lz)
 
 
-def sabine_absorption(room_dim: Sequence[float], rt60: float, c: float = 343.0) -> float:
+def sabine_absorption(room_dim: Sequence[float], rt60: float, c: float = SPEED_OF_SOUND) -> float:
     """Energy absorption coefficient that gives ``rt60`` (s) by Sabine's formula.
 
     Raises:
@@ -51,10 +53,30 @@ def sabine_absorption(room_dim: Sequence[float], rt60: float, c: float = 343.0) 
     return alpha
 
 
-def eyring_absorption(room_dim: Sequence[float], rt60: float, c: float = 343.0) -> float:
+def eyring_absorption(room_dim: Sequence[float], rt60: float, c: float = SPEED_OF_SOUND) -> float:
     """Energy absorption coefficient that gives ``rt60`` (s) by Eyring's formula (always < 1)."""
     v, s = room_volume_surface(room_dim)
     return -math.expm1(-24.0 * _LN10 * v / (c * s * rt60))
+
+
+def diffuse_coherence(mic_positions: np.ndarray, freqs: np.ndarray, c: float = SPEED_OF_SOUND) -> np.ndarray:
+    """Coherence of a spherically isotropic (diffuse) sound field between omnidirectional mics.
+
+    ``Gamma_ij(f) = sin(k d_ij) / (k d_ij)`` with ``k = 2 pi f / c`` and ``d_ij`` the distance between
+    mics ``i`` and ``j`` (1 on the diagonal and at 0 Hz).
+
+    Args:
+        mic_positions: ``(M, 3)`` positions in metres (only distances matter).
+        freqs: ``(F,)`` frequencies in Hz.
+        c: speed of sound in m/s.
+
+    Returns:
+        ``(F, M, M)`` float64 real symmetric coherence matrices.
+    """
+    pos = np.asarray(mic_positions, dtype=np.float64)
+    d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)  # (M, M)
+    f = np.asarray(freqs, dtype=np.float64)
+    return np.sinc(2.0 * f[:, None, None] * d[None] / c)  # np.sinc(x) = sin(pi x) / (pi x)
 
 
 def schroeder_decay_db(rir: np.ndarray) -> np.ndarray:

@@ -297,7 +297,7 @@ class SceneConfig:
         peak_dbfs: every mixture is scaled so its peak sample sits here (the gain is stored
             per clip in the metadata as ``gain_db``).
 
-    The speed of sound is 343 m/s, the value the RIR backends use.
+    The speed of sound is :data:`soundloc.geometry.SPEED_OF_SOUND` (343 m/s), the value the RIR backends use.
     """
 
     fs: int = 16000

@@ -18,6 +18,9 @@ import math
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 
+from soundloc.geometry import SPEED_OF_SOUND
+from soundloc.scenes.acoustics import diffuse_coherence
+
 
 def active_region(x: np.ndarray, fs: int, silence_db: float = 40.0, frame_s: float = 0.01) -> tuple[int, int]:
     """``(start, stop)`` samples of ``x`` ``(N,)`` without leading/trailing silence.
@@ -149,9 +152,7 @@ def colored_noise(rng: np.random.Generator, shape: tuple[int, ...], fs: int, col
 @functools.lru_cache(maxsize=8)
 def _diffuse_factor(pos_bytes: bytes, m: int, n: int, fs: int, c: float) -> np.ndarray:
     pos = np.frombuffer(pos_bytes, dtype=np.float64).reshape(m, 3)
-    f = np.fft.rfftfreq(n, 1.0 / fs)
-    d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)  # (M, M)
-    gamma = np.sinc(2.0 * f[:, None, None] * d[None] / c)  # (F, M, M); np.sinc(x) = sin(pi x)/(pi x)
+    gamma = diffuse_coherence(pos, np.fft.rfftfreq(n, 1.0 / fs), c)  # (F, M, M)
     vals, vecs = np.linalg.eigh(gamma)
     factor = vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]  # (F, M, M), A = V sqrt(L)
     factor.setflags(write=False)
@@ -159,7 +160,7 @@ def _diffuse_factor(pos_bytes: bytes, m: int, n: int, fs: int, c: float) -> np.n
 
 
 def diffuse_noise(
-    rng: np.random.Generator, mic_positions: np.ndarray, n: int, fs: int, color: str = "pink", c: float = 343.0
+    rng: np.random.Generator, mic_positions: np.ndarray, n: int, fs: int, color: str = "pink", c: float = SPEED_OF_SOUND
 ) -> np.ndarray:
     """Spherically isotropic (diffuse) noise at the mics, ``(M, n)``.
 

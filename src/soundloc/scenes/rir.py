@@ -13,7 +13,8 @@ Backends (registry :data:`RIR_BACKENDS`), all with the signature of :func:`compu
 
 Both put sample 0 at the emission time and peak the direct path at
 ``|src - mic| / c * fs + RIR_DELAY_SAMPLES[backend]`` samples (40 for both: an 81-tap
-windowed-sinc fractional delay centred on its middle tap), with ``c = 343 m/s``.
+windowed-sinc fractional delay centred on its middle tap), with ``c =``
+:data:`soundloc.geometry.SPEED_OF_SOUND` (343 m/s).
 
 Positions are absolute room coordinates in metres (origin at a room corner, x along the
 first dimension, z up).
@@ -29,6 +30,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from soundloc.geometry import SPEED_OF_SOUND
 from soundloc.scenes.acoustics import InfeasibleRoomError, measure_rt60, sabine_absorption
 from soundloc.scenes.rir_fast import FAST_DELAY_SAMPLES, fast_rirs
 
@@ -41,7 +43,6 @@ __all__ = [
     "rir_delay_samples",
 ]
 
-_ISM_C = 343.0  # pyroomacoustics' default speed of sound, which the "ism" backend uses
 
 
 def _ism_pyroomacoustics(
@@ -56,8 +57,13 @@ def _ism_pyroomacoustics(
 ) -> np.ndarray:
     import pyroomacoustics as pra
 
+    # pyroomacoustics' rooms take the speed of sound from its global constant table; we never
+    # change it, and refuse to simulate if someone else did (labels assume SPEED_OF_SOUND)
+    if float(pra.constants.get("c")) != SPEED_OF_SOUND:
+        raise ValueError(f"pyroomacoustics' speed of sound is set to {pra.constants.get('c')} m/s; "
+                         f"the 'ism' backend needs its default {SPEED_OF_SOUND} m/s (soundloc.geometry.SPEED_OF_SOUND)")
     try:
-        e_absorption, order = pra.inverse_sabine(rt60, list(room_dim))
+        e_absorption, order = pra.inverse_sabine(rt60, list(room_dim), c=SPEED_OF_SOUND)
     except ValueError as e:
         raise InfeasibleRoomError(f"RT60 {rt60:.2f} s is not reachable in a {list(room_dim)} m room: {e}") from None
     if max_order is not None:
@@ -148,7 +154,7 @@ def compute_rirs(
     gap = np.linalg.norm(pts["source"][:, None, :] - pts["mic"][None, :, :], axis=-1)
     if np.any(gap < 1e-3):
         raise ValueError("a source is within 1 mm of a microphone; the direct path would be infinite")
-    sabine_absorption(dims, float(rt60), _ISM_C)  # same feasibility rule for every backend
+    sabine_absorption(dims, float(rt60), SPEED_OF_SOUND)  # same feasibility rule for every backend
     return RIR_BACKENDS[backend](
         dims, float(rt60), pts["mic"], pts["source"], int(fs), max_order=max_order, seed=seed,
     )

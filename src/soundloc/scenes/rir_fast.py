@@ -49,7 +49,8 @@ from typing import Sequence
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
-from soundloc.scenes.acoustics import eyring_absorption, room_volume_surface, sabine_absorption
+from soundloc.geometry import SPEED_OF_SOUND
+from soundloc.scenes.acoustics import diffuse_coherence, eyring_absorption, room_volume_surface, sabine_absorption
 
 FRAC_DELAY_TAPS = 81
 """Length of the windowed-sinc fractional delay filter (pyroomacoustics' default too)."""
@@ -83,7 +84,7 @@ class FastRIRConfig:
 
     transition_time: float = 0.03
     match_window: float = 0.02
-    c: float = 343.0
+    c: float = SPEED_OF_SOUND
     absorption: str = "eyring"
     tail: bool = True
     coherent_tail: bool = True
@@ -173,7 +174,7 @@ def _coherence_factor(mics: np.ndarray, n_fft: int, fs: int, c: float) -> np.nda
     # coherence oscillates with period c / (2 d) in frequency: 32 grid points per period
     n_grid = n_bins if d_max == 0 else min(n_bins, max(64, int(math.ceil(fs / 2 / (c / (2 * d_max) / 32))) + 1))
     f = np.linspace(0.0, fs / 2.0, n_grid)
-    gamma = np.sinc(2.0 * f[:, None, None] * d[None] / c) + 1e-6 * np.eye(m)[None]
+    gamma = diffuse_coherence(mics, f, c) + 1e-6 * np.eye(m)[None]
     chol = np.linalg.cholesky(gamma)
     if n_grid == n_bins:
         return chol

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soundloc.geometry import rotation_matrix
+from soundloc.geometry import SPEED_OF_SOUND, rotation_matrix
 from soundloc.scenes.config import ArrayConfig, EventConfig, PlacementConfig, RoomConfig
 
 MAX_ROOM_DRAWS = 1000
@@ -98,7 +98,7 @@ def draw_uniform(rng: np.random.Generator, r: tuple[float, float]) -> float:
     return float(lo) if hi <= lo else float(rng.uniform(lo, hi))
 
 
-def sample_room(rng: np.random.Generator, room: RoomConfig, c: float = 343.0) -> Room:
+def sample_room(rng: np.random.Generator, room: RoomConfig, c: float = SPEED_OF_SOUND) -> Room:
     """Draw dimensions and RT60, redrawing both while the RT60 is unreachable in the room.
 
     Raises:
