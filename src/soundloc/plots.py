@@ -18,7 +18,7 @@ so nothing here touches ``pyplot`` or the global backend; files are written atom
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -164,7 +164,7 @@ def polar_spectrum_figure(
     fig = Figure(figsize=(3.6 * ncols, (3.9 + (2.4 if has_3d else 0.0)) * nrows_blocks + 0.5))
     gs = fig.add_gridspec(nrows_blocks * rows_per_block, ncols,
                           height_ratios=([3.9, 2.4] if has_3d else [1.0]) * nrows_blocks)
-    legend_handles = {}
+    legend_handles: dict[str, Any] = {}
     for i, r in enumerate(results):
         block, col = divmod(i, ncols)
         colour = _METHOD_COLOURS[i % len(_METHOD_COLOURS)]

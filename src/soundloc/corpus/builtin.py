@@ -237,10 +237,10 @@ def _build(folder: Path, params: dict, progress: bool) -> dict:
             bar.close()
     clips = []
     for label in classes:
-        entries = _class_entries_ok(folder, label, n)
-        if entries is None:  # pragma: no cover - we just wrote it
+        done = _class_entries_ok(folder, label, n)
+        if done is None:  # pragma: no cover - we just wrote it
             raise RuntimeError(f"built-in corpus cache {folder}: class {label!r} incomplete after rendering")
-        clips += entries
+        clips += done
     manifest = {
         "name": "builtin",
         "params": params,

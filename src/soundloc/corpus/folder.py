@@ -113,11 +113,12 @@ def _from_csv(root: Path, csv_path: Path) -> list[ClipRef]:
             raise ValueError(f"{csv_path}:{ln}: expected 'filename,label' (no header found)")
     else:
         fi = next(header.index(c) for c in _FILE_COLS if c in header)
-        li = next((header.index(c) for c in _LABEL_COLS if c in header), None)
-        if li is None:
+        li_found = next((header.index(c) for c in _LABEL_COLS if c in header), None)
+        if li_found is None:
             raise ValueError(
                 f"{csv_path}: no label column in header {header} (expected one of {', '.join(_LABEL_COLS)})"
             )
+        li = li_found
     multi = header is not None and header[li] == "labels"  # FSD50K: comma-separated labels
     base = root
     if header is not None and "category" in header and "fold" in header and (root / "audio").is_dir():

@@ -189,13 +189,14 @@ def _siren(rng: np.random.Generator) -> GMRecipe:
         bend = tuple((float(t), float(depth * ((t / period) % 1.0))) for t in ts)
     else:
         half = float(rng.uniform(0.25, 0.6))
-        bend, t, hi = [], 0.0, False
+        steps: list[tuple[float, float]] = []
+        t, hi = 0.0, False
         while t < dur:
             v = depth if hi else 0.0
-            bend += [(t, v), (t + half - 1e-3, v)]
+            steps += [(t, v), (t + half - 1e-3, v)]
             t += half
             hi = not hi
-        bend = tuple(bend)
+        bend = tuple(steps)
     note = Note(0.0, key, _vel(rng, 100), dur)
     return GMRecipe(prog, (note,), bend=bend, bend_range=12.0, tail=0.3)
 

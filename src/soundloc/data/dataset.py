@@ -116,8 +116,8 @@ class SeldDataset(Dataset):
                                  f"{self.num_classes} classes; pass class_names=")
 
         self.clip_frames = None if clip_seconds is None else _frames(clip_seconds, "clip_seconds")
-        hop_frames = None
-        if clip_seconds is not None:
+        hop_frames = 1  # used with clip_seconds only
+        if self.clip_frames is not None:
             hop_frames = self.clip_frames if hop_seconds is None else _frames(hop_seconds, "hop_seconds")
         elif hop_seconds is not None:
             raise ValueError("hop_seconds needs clip_seconds")

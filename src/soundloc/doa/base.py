@@ -246,7 +246,7 @@ class Localizer:
     def _band_stft(self, x: np.ndarray) -> torch.Tensor:
         """``(B, M, N)`` waveform -> ``(B, F, M, T)`` complex64 band-limited STFT on the device."""
         t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32), device=self.device)
-        return self._select_band(stft(t, self.nfft, self.hop))  # (B, M, Fall, T) -> (B, F, M, T)
+        return self._select_band(torch.as_tensor(stft(t, self.nfft, self.hop)))  # (B, M, Fall, T) -> (B, F, M, T)
 
     def _select_band(self, t: torch.Tensor) -> torch.Tensor:
         """Full-band ``(B, M, Fall, T)`` STFT -> ``(B, F, M, T)`` complex64 band (validated)."""

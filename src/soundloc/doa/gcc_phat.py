@@ -181,7 +181,7 @@ def gcc_phat_tdoa(
     if fmax > fs / 2.0 or fmin >= fmax or fmin < 0:
         raise ValueError(f"need 0 <= fmin < fmax <= fs/2, got fmin={fmin:g}, fmax={fmax:g}, fs={fs}")
     bins, freqs = band_bins(fs, nfft, fmin, fmax)
-    X = stft(torch.as_tensor(xa, dtype=torch.float64), nfft, hop)  # (B, M, F, T)
+    X = torch.as_tensor(stft(torch.as_tensor(xa, dtype=torch.float64), nfft, hop))  # (B, M, F, T)
     X = X[:, :, torch.as_tensor(bins)].permute(0, 2, 1, 3).to(torch.complex64)  # (B, F, M, T)
     up = fs * interp
     mt = np.broadcast_to(np.asarray(nfft / (2 * fs) if max_tau is None else max_tau, dtype=float), (len(pairs),))
@@ -310,10 +310,10 @@ class GCCPHAT(Localizer):
             ca, sa, ce, se = np.cos(az), np.sin(az), np.cos(el), np.sin(el)
             du_daz = np.stack([-ce * sa, ce * ca, np.zeros_like(az)], -1)
             du_del = np.stack([-se * ca, -se * sa, ce], -1)
-            J = [-(du_daz @ self._baselines.T) / self.c * self.fs]
+            cols = [-(du_daz @ self._baselines.T) / self.c * self.fs]
             if fit_el:
-                J.append(-(du_del @ self._baselines.T) / self.c * self.fs)
-            J = np.stack(J, -1)  # (B, K, P, D)
+                cols.append(-(du_del @ self._baselines.T) / self.c * self.fs)
+            J = np.stack(cols, -1)  # (B, K, P, D)
             JtW = J.swapaxes(-1, -2) * wts[..., None, :]
             A = JtW @ J
             A = A + lam * (np.trace(A, axis1=-2, axis2=-1)[..., None, None] + 1e-9) * np.eye(A.shape[-1])

@@ -31,13 +31,13 @@ class InfeasibleRoomError(ValueError):
     """The requested RT60 cannot be reached in this room (e.g. too short for its volume): redraw."""
 
 
-def room_volume_surface(room_dim: Sequence[float]) -> tuple[float, float]:
+def room_volume_surface(room_dim: Sequence[float] | np.ndarray) -> tuple[float, float]:
     """``(V, S)``: volume in m^3 and total wall surface in m^2 of a ``(3,)`` shoebox."""
     lx, ly, lz = (float(v) for v in room_dim)
     return lx * ly * lz, 2.0 * (lx * ly + lx * lz + ly * lz)
 
 
-def sabine_absorption(room_dim: Sequence[float], rt60: float, c: float = SPEED_OF_SOUND) -> float:
+def sabine_absorption(room_dim: Sequence[float] | np.ndarray, rt60: float, c: float = SPEED_OF_SOUND) -> float:
     """Energy absorption coefficient that gives ``rt60`` (s) by Sabine's formula.
 
     Raises:
@@ -53,7 +53,7 @@ def sabine_absorption(room_dim: Sequence[float], rt60: float, c: float = SPEED_O
     return alpha
 
 
-def eyring_absorption(room_dim: Sequence[float], rt60: float, c: float = SPEED_OF_SOUND) -> float:
+def eyring_absorption(room_dim: Sequence[float] | np.ndarray, rt60: float, c: float = SPEED_OF_SOUND) -> float:
     """Energy absorption coefficient that gives ``rt60`` (s) by Eyring's formula (always < 1)."""
     v, s = room_volume_surface(room_dim)
     return -math.expm1(-24.0 * _LN10 * v / (c * s * rt60))

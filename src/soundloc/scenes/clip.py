@@ -131,7 +131,7 @@ def _draw_events(rng: np.random.Generator, ctx: ClipContext, split: str) -> list
     pool = ctx.plan.pools[split]
     classes = sorted(pool)
     n_events = int(rng.integers(ev.count[0], ev.count[1] + 1))
-    drafts = []
+    drafts: list[dict[str, Any]] = []
     for _ in range(n_events):
         cname = classes[int(rng.integers(len(classes)))]
         ids = pool[cname]
@@ -170,6 +170,8 @@ def _place(rng: np.random.Generator, ctx: ClipContext, drafts: list[dict]):
     for _ in range(PLACEMENT_ATTEMPTS):
         room = sample_room(rng, cfg.room)
         pose = sample_pose(rng, room.dims, pl, cfg.array)
+        if pose is None:  # pragma: no cover - an empty avoid list always succeeds
+            continue
         centre = np.asarray(pose.position)
         mics = ctx.array.placed(pose.position, pose.yaw, pose.pitch, pose.roll)
         if np.any(mics < 0) or np.any(mics > np.asarray(room.dims)):

@@ -409,7 +409,7 @@ class SceneConfig:
         for k, v in changes.items():
             if isinstance(v, Mapping) and isinstance(d.get(k), dict):
                 d[k] = {**d[k], **v}
-            elif dataclasses.is_dataclass(v):
+            elif dataclasses.is_dataclass(v) and not isinstance(v, type):
                 d[k] = _to_plain(dataclasses.asdict(v))
             else:
                 d[k] = v

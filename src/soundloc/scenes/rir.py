@@ -46,7 +46,7 @@ __all__ = [
 
 
 def _ism_pyroomacoustics(
-    room_dim: Sequence[float],
+    room_dim: Sequence[float] | np.ndarray,
     rt60: float,
     mic_positions: np.ndarray,
     source_positions: np.ndarray,
@@ -98,7 +98,7 @@ def rir_delay_samples(backend: str) -> int:
 
 
 def compute_rirs(
-    room_dim: Sequence[float],
+    room_dim: Sequence[float] | np.ndarray,
     rt60: float,
     mic_positions: np.ndarray,
     source_positions: np.ndarray,

@@ -196,7 +196,7 @@ def _diffuse_noise(chol: np.ndarray | None, m: int, n: int, rng: np.random.Gener
 
 
 def fast_rirs(
-    room_dim: Sequence[float],
+    room_dim: Sequence[float] | np.ndarray,
     rt60: float,
     mic_positions: np.ndarray,
     source_positions: np.ndarray,
