@@ -29,12 +29,12 @@ def main() -> None:
 
     import pyroomacoustics as pra
 
-    from soundloc.cli.demo import DEMO_FS, make_demo_mixture
     from soundloc.corpus import builtin_corpus
     from soundloc.doa import LOCALIZERS, get_localizer
     from soundloc.doa.stft import stft
-    from soundloc.geometry import get_array
+    from soundloc.geometry import SPEED_OF_SOUND, get_array
     from soundloc.metrics.doa import match_doas
+    from soundloc.scenes.demo import DEMO_FS, make_demo_mixture
 
     array = get_array(a.array)
     corpus = builtin_corpus()
@@ -56,7 +56,7 @@ def main() -> None:
             errors[f"soundloc {m}"].append(match_doas(np.stack([r.azimuth, r.elevation], 1), truth).errors.max())
         X = stft(demo.mixture.astype(np.float64), 512, 256)  # (M, F, T), the STFT our localizers use
         for m in pra_names:
-            d = pra.doa.algorithms[m](array.positions[:, :2].T, fs, 512, c=343.0, num_src=2,
+            d = pra.doa.algorithms[m](array.positions[:, :2].T, fs, 512, c=SPEED_OF_SOUND, num_src=2,
                                       azimuth=np.deg2rad(np.arange(360)))
             d.locate_sources(X, freq_range=[300.0, 4000.0])
             est = np.stack([np.rad2deg(d.azimuth_recon), np.zeros(len(d.azimuth_recon))], 1)

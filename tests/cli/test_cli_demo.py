@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 
 from soundloc.cli import main
-from soundloc.cli.demo import DISTANCE_RANGE_M, MIN_SEPARATION_DEG, WALL_MARGIN_M, draw_scene
 from soundloc.metrics.doa import azimuth_error_deg
+from soundloc.scenes.demo import DISTANCE_RANGE_M, MIN_SEPARATION_DEG, WALL_MARGIN_M, draw_scene
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,13 @@ What it does:
 1. takes two sounds of different classes from the built-in corpus (rendered offline on first
    use, then cached), by default two of speech (female, male), drums and helicopter -- broadband
    sounds (``--classes`` picks others);
-2. draws a shoebox room, places the array near its middle (facing +x, the room's x axis) and
-   the two sources at the array's height, 1.5-2.5 m away, at least 60 degrees apart in azimuth;
+2. builds the scene with ``soundloc.scenes.demo``: a shoebox room from the scene sampler, the
+   array near its middle (facing +x, the room's x axis) and the two sources at the array's
+   height, 1.5-2.5 m away, at least 60 degrees apart in azimuth;
 3. simulates the room with pyroomacoustics' image-source method
-   (``soundloc.scenes.rir.compute_rirs(..., backend="ism")``), convolves, adds white sensor
-   noise at the requested SNR and writes the 4-channel (for circular4) mixture WAV;
+   (``soundloc.scenes.rir.compute_rirs(..., backend="ism")``), convolves and adds white sensor
+   noise at the requested SNR (``soundloc.scenes.mix``) and writes the 4-channel (for circular4)
+   mixture WAV;
 4. localizes the mixture with every registered method (2 sources each), matches estimates to
    the truth with the Hungarian algorithm and prints a table of estimate, truth and error;
 5. writes a polar plot of every method's spatial spectrum with the true directions marked, and
@@ -20,12 +22,12 @@ sources are at the array's height (elevation 0), so the default azimuth grid sui
 
 What to expect: two simultaneous sources in a reverberant room are hard for a 10 cm array.
 Over 30 random scenes (seeds 0-29, default settings, ``benchmarks/demo_accuracy.py``) SRP-PHAT
-found both sources within 10 degrees in about 40 % of them and NormMUSIC in about 70 %
+found both sources within 10 degrees in about 37 % of them and NormMUSIC in about 73 %
 (pyroomacoustics' SRP and NormMUSIC on the same recordings: about 40 % and 60 %). With the
-default seed SRP-PHAT finds both (the test suite checks it); other seeds show the failure modes
-(typically the weaker or sparser source is missed). Tonal sounds (organ, siren, woodwind...)
-are harder still: with PHAT weighting a broadband source covers the few bins they occupy --
-try ``--classes organ,helicopter``.
+default seed (0) SRP-PHAT finds both (largest error 8.3 degrees; the test suite checks < 10);
+other seeds show the failure modes (typically the weaker or sparser source is missed). Tonal
+sounds (organ, siren, woodwind...) are harder still: with PHAT weighting a broadband source
+covers the few bins they occupy -- try ``--classes organ,helicopter``.
 """
 
 from __future__ import annotations
@@ -34,25 +36,12 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from soundloc.cli._text import align_table
 from soundloc.fileio import write_json_atomic
 
-if TYPE_CHECKING:  # numpy is imported inside the functions: `soundloc --help` stays fast
-    import numpy as np
-
-DEMO_FS = 16000
-DEMO_CLASSES = ("drums", "helicopter", "speech_female", "speech_male")
-"""Default sound classes: speech, drums and helicopter -- broadband sounds, the regime classical
-localizers are built for."""
 DEFAULT_SEED = 0
-MIN_SEPARATION_DEG = 60.0
-DISTANCE_RANGE_M = (1.5, 2.5)
-WALL_MARGIN_M = 0.5
-RT60_RANGE_S = (0.1, 1.0)
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -66,145 +55,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"random seed: room, positions, sounds (default {DEFAULT_SEED})")
     p.add_argument("--classes", default=None, metavar="A,B,...",
-                   help="sound classes to draw the 2 sources from (default: " + ", ".join(DEMO_CLASSES) + ")")
+                   help="sound classes to draw the 2 sources from (default: drums, helicopter, speech_female, speech_male)")
     p.add_argument("--out", default="soundloc_demo", metavar="DIR", help="output folder (default ./soundloc_demo)")
     p.add_argument("--rt60", type=float, default=0.4, metavar="S",
-                   help=f"reverberation time in seconds, {RT60_RANGE_S[0]:g}-{RT60_RANGE_S[1]:g} (default 0.4)")
+                   help="reverberation time in seconds, 0.1-1 (default 0.4)")
     p.add_argument("--snr", type=float, default=20.0, metavar="DB", help="signal-to-noise ratio in dB (default 20)")
     p.add_argument("--duration", type=float, default=3.0, metavar="S", help="mixture length in seconds (default 3)")
     p.set_defaults(func=run)
     return p
-
-
-# ---------------------------------------------------------------------------
-# scene
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoScene:
-    """Room geometry of the demo (metres; azimuth degrees in the array frame, which is the room's).
-
-    Attributes:
-        room_dim: ``(3,)`` shoebox size.
-        array_center: ``(3,)`` array centre in room coordinates.
-        sources: ``(S, 3)`` source positions in room coordinates.
-        azimuth: ``(S,)`` true azimuths in degrees (array frame, CCW from +x).
-        elevation: ``(S,)`` true elevations in degrees (0: sources at the array's height).
-        distance: ``(S,)`` source-to-array-centre distances.
-    """
-
-    room_dim: np.ndarray
-    array_center: np.ndarray
-    sources: np.ndarray
-    azimuth: np.ndarray
-    elevation: np.ndarray
-    distance: np.ndarray
-
-
-def draw_scene(rng: np.random.Generator, num_sources: int = 2, max_tries: int = 1000) -> DemoScene:
-    """A random room with the array near the middle and ``num_sources`` sources around it.
-
-    Sources are 1.5-2.5 m from the array centre, at its height, every pair at least
-    :data:`MIN_SEPARATION_DEG` apart in azimuth, and at least :data:`WALL_MARGIN_M` from the walls.
-    """
-    import numpy as np
-
-    from soundloc.geometry import wrap_azimuth_deg
-    from soundloc.metrics.doa import azimuth_error_deg
-
-    for _ in range(max_tries):
-        room = np.array([rng.uniform(6.0, 9.0), rng.uniform(5.5, 7.5), rng.uniform(2.7, 3.3)])
-        center = np.array([room[0] / 2 + rng.uniform(-0.5, 0.5), room[1] / 2 + rng.uniform(-0.5, 0.5),
-                           rng.uniform(1.2, 1.6)])
-        az = [rng.uniform(-180.0, 180.0)]
-        while len(az) < num_sources:
-            cand = float(wrap_azimuth_deg(az[-1] + rng.choice([-1.0, 1.0]) * rng.uniform(MIN_SEPARATION_DEG, 180.0)))
-            if all(azimuth_error_deg(cand, a) >= MIN_SEPARATION_DEG for a in az):
-                az.append(cand)
-        az_arr = wrap_azimuth_deg(np.array(az))
-        dist = rng.uniform(*DISTANCE_RANGE_M, size=num_sources)
-        rad = np.deg2rad(az_arr)
-        src = center + np.stack([dist * np.cos(rad), dist * np.sin(rad), np.zeros(num_sources)], axis=1)
-        if np.all(src >= WALL_MARGIN_M) and np.all(src <= room - WALL_MARGIN_M):
-            return DemoScene(room, center, src, az_arr, np.zeros(num_sources), dist)
-    raise RuntimeError("could not place the demo sources in a room; try another --seed")  # pragma: no cover
-
-
-def _segment(x: np.ndarray, n: int) -> np.ndarray:
-    """``n`` samples of mono ``x``: its most energetic window, or ``x`` repeated when shorter."""
-    import numpy as np
-
-    if len(x) >= n:
-        e = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
-        hop = max(1, n // 8)
-        starts = np.arange(0, len(x) - n + 1, hop)
-        s = int(starts[np.argmax(e[starts + n] - e[starts])])
-        return x[s : s + n]
-    return np.resize(x, n)
-
-
-def simulate(scene: DemoScene, mic_positions: np.ndarray, signals: np.ndarray, fs: int, rt60: float,
-             snr_db: float, rng: np.random.Generator, seed: int) -> tuple[np.ndarray, float]:
-    """Reverberant mixture ``(M, N)`` of ``signals (S, N)`` plus white noise at ``snr_db``.
-
-    Returns the mixture (peak 0.5) and the RT60 measured on the first RIR (NaN if not measurable).
-    """
-    import numpy as np
-    from scipy.signal import fftconvolve
-
-    from soundloc.scenes.rir import compute_rirs, measure_rt60
-
-    rirs = compute_rirs(scene.room_dim, rt60, mic_positions, scene.sources, fs, backend="ism", seed=seed)  # (S, M, L)
-    n = signals.shape[1]
-    mix = np.zeros((mic_positions.shape[0], n))
-    for s in range(signals.shape[0]):
-        mix += fftconvolve(signals[s][None, :], rirs[s].astype(np.float64), axes=1)[:, :n]
-    if math.isfinite(snr_db):
-        p_sig = float(np.mean(mix**2))
-        mix += rng.standard_normal(mix.shape) * math.sqrt(p_sig / 10 ** (snr_db / 10))
-    mix *= 0.5 / np.max(np.abs(mix))
-    try:
-        rt = float(measure_rt60(rirs[0, 0], fs))
-    except ValueError:
-        rt = float("nan")
-    return mix.astype(np.float32), rt
-
-
-@dataclass(frozen=True)
-class DemoMixture:
-    """A simulated demo recording: ``mixture (M, N)`` float32 at :data:`DEMO_FS`, its scene and clips."""
-
-    scene: DemoScene
-    clips: list
-    mixture: "np.ndarray"
-    rt60_measured: float
-
-
-def make_demo_mixture(array, corpus, *, seed: int, rt60: float = 0.4, snr_db: float = 20.0, duration: float = 3.0,
-                      classes: list[str] | None = None) -> DemoMixture:
-    """The demo's recording for ``seed``: 2 clips of different ``classes`` (default
-    :data:`DEMO_CLASSES`) at equal level, a room from :func:`draw_scene`, ISM RIRs, white noise.
-
-    Everything is drawn from ``numpy.random.default_rng(seed)``, so a seed always gives the same
-    recording (for the same corpus).
-    """
-    import numpy as np
-
-    fs = DEMO_FS
-    rng = np.random.default_rng(seed)
-    n = int(round(duration * fs))
-    by_class = corpus.by_class()
-    classes = sorted(classes or DEMO_CLASSES)
-    picked = rng.choice(len(classes), size=2, replace=False)
-    clips = [by_class[classes[i]][int(rng.integers(len(by_class[classes[i]])))] for i in picked]
-    signals = []
-    for c in clips:
-        x = _segment(np.asarray(corpus.load(c, fs), dtype=np.float64), n)
-        signals.append(x / max(float(np.sqrt(np.mean(x**2))), 1e-12))  # equal level at the source
-    scene = draw_scene(rng, num_sources=2)
-    mix, rt_measured = simulate(scene, array.placed(scene.array_center), np.stack(signals), fs, rt60, snr_db, rng, seed)
-    return DemoMixture(scene, clips, mix, rt_measured)
 
 
 # ---------------------------------------------------------------------------
@@ -213,6 +71,8 @@ def make_demo_mixture(array, corpus, *, seed: int, rt60: float = 0.4, snr_db: fl
 
 
 def _check(args: argparse.Namespace) -> None:
+    from soundloc.scenes.demo import RT60_RANGE_S
+
     lo, hi = RT60_RANGE_S
     if not lo <= args.rt60 <= hi:
         raise ValueError(f"--rt60 must be between {lo:g} and {hi:g} s, got {args.rt60:g}")
@@ -224,6 +84,8 @@ def _check(args: argparse.Namespace) -> None:
 
 def _pick_classes(spec: str | None, by_class: dict) -> list[str]:
     available = sorted(c for c, clips in by_class.items() if clips)
+    from soundloc.scenes.demo import DEMO_CLASSES
+
     wanted = list(DEMO_CLASSES) if spec is None else [c.strip() for c in spec.split(",") if c.strip()]
     unknown = [c for c in wanted if c not in available]
     if unknown:
@@ -236,6 +98,8 @@ def _pick_classes(spec: str | None, by_class: dict) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
+
+    from soundloc.scenes.demo import DEMO_FS, make_demo_mixture
 
     t0 = time.perf_counter()
     _check(args)
