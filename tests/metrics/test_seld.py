@@ -300,3 +300,22 @@ def test_reader_names_file_and_line(tmp_path):
     p.write_text("0,1,0,10,20\n-1,1,0,10,20\n")
     with pytest.raises(ValueError, match=r"x.csv: line 2: frame, class and track"):
         read_dcase_csv(p)
+
+
+def test_reader_fast_and_careful_paths_agree(tmp_path):
+    """A plain file (parsed in C) and the same rows with a header, a blank line and CRLF endings
+    (parsed by the csv module) read the same; a bad token in a plain-looking file is still caught."""
+    rows = ["3,1,0,-45.5,10,250", "3,2,1,170,-20,90", "7,1,0,-44,11,251"]
+    plain, careful = tmp_path / "plain.csv", tmp_path / "careful.csv"
+    plain.write_text("\n".join(rows) + "\n")
+    careful.write_text("frame,class,track,azimuth,elevation,distance\r\n" + rows[0] + "\r\n\r\n" + "\r\n".join(rows[1:]))
+    a, b = read_dcase_csv(plain), read_dcase_csv(careful)
+    for f in ("frame", "class_index", "track", "azimuth", "elevation", "distance"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    np.testing.assert_allclose(a.distance, [2.5, 0.9, 2.51])  # integers -> cm
+    plain.write_text("\n".join(rows[:2] + ["7,1,0,-44,1x,251"]) + "\n")
+    with pytest.raises(ValueError, match=r"plain.csv: line 3: non-numeric"):
+        read_dcase_csv(plain)
+    plain.write_text("\n".join(rows[:2] + ["7,1,0,-44,nan,251"]) + "\n")
+    with pytest.raises(ValueError, match=r"plain.csv: line 3: NaN"):
+        read_dcase_csv(plain)
