@@ -432,11 +432,11 @@ class Dcase2023Scorer:
         fr = keys[grp] // C
         o = np.argsort(fr, kind="stable")
         fr, pos, dist, cl = fr[o], pos[o], dist[o], (keys[grp] % C)[o]
-        npos = int(R.max()) if R.size else 0
-        cell = ((fr // F) * C + cl) * max(npos, 1) + pos
-        size = nseg * C * max(npos, 1)
-        sums = np.bincount(cell, weights=dist, minlength=size).reshape(nseg, C, -1)
-        cnt = np.bincount(cell, minlength=size).reshape(nseg, C, -1)
+        npos = max(int(R.max()) if R.size else 0, 1)
+        cell = ((fr // F) * C + cl) * npos + pos
+        size = nseg * C * npos
+        sums = np.bincount(cell, weights=dist, minlength=size).reshape(nseg, C, npos)
+        cnt = np.bincount(cell, minlength=size).reshape(nseg, C, npos)
         has = cnt > 0
         avg = sums / np.where(has, cnt, 1)
         tracks = has.sum(-1)
