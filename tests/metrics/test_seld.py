@@ -17,6 +17,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from soundloc.data.dcase import DcaseLabels, read_dcase_csv
+from soundloc.metrics import seld
 from soundloc.metrics.seld import (
     DCASE2023_KEYS,
     DCASE2024_KEYS,
@@ -234,10 +235,13 @@ def _brute(ref: DcaseLabels, pred: DcaseLabels, cost_fn) -> dict[tuple[int, int]
     return out
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_matcher_equals_linear_sum_assignment(seed):
+@pytest.mark.parametrize(("seed", "chunk"), [(0, None), (1, 7)])
+def test_matcher_equals_linear_sum_assignment(seed, chunk, monkeypatch):
     """Random groups of 1-8 rows per side (beyond 6 the matcher hands over to scipy), with exact
-    duplicates (ties) mixed in: the same total cost per group, min(R, P) pairs, one-to-one."""
+    duplicates (ties) mixed in: the same total cost per group, min(R, P) pairs, one-to-one;
+    also with the assignment search cut into tiny chunks."""
+    if chunk is not None:
+        monkeypatch.setattr(seld, "_CHUNK_ELEMENTS", chunk)
     rng = np.random.default_rng(seed)
     rows_r, rows_p = [], []
     for f in range(300):

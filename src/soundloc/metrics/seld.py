@@ -72,6 +72,8 @@ DCASE2024_KEYS: tuple[str, ...] = ("ER", "F", "DOAE", "DistE", "RDE", "LR", "SEL
 
 _MAX_ASSIGNMENTS = 720
 """Groups whose assignment count exceeds this go to scipy one by one (more than 6 rows)."""
+_CHUNK_ELEMENTS = 1 << 22
+"""Assignment search works on at most about this many (group, assignment, pair) elements at once."""
 _TIE_DEG = 1e-9
 """Two assignments whose summed angles differ by at most this are a tie: scipy decides."""
 
@@ -246,6 +248,31 @@ def _assignments(r: int, p: int) -> np.ndarray:
     return np.array(list(permutations(range(n), k)), dtype=np.int64).reshape(-1, k)
 
 
+def _best_assignment(c: np.ndarray, perms: np.ndarray, rows_first: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Cheapest assignment per group of ``c`` ``(G, r, p)``: ``(index into perms (G,), tie (G,))``.
+
+    ``perms`` ``(Q, k)`` are column choices per row (``rows_first``, r <= p) or row choices per column.
+    A tie: the second cheapest total is within ``_TIE_DEG`` of the cheapest. Groups go in chunks
+    so that ``G x Q x k`` stays small.
+    """
+    g, r, p = c.shape
+    q, k = perms.shape
+    best = np.zeros(g, dtype=np.int64)
+    tie = np.zeros(g, dtype=bool)
+    step = max(1, _CHUNK_ELEMENTS // max(q * k, 1))
+    for a in range(0, g, step):
+        cc = c[a:a + step]
+        if rows_first:
+            tot = cc[:, np.arange(r)[None, :], perms].sum(axis=-1)  # (G', Q)
+        else:
+            tot = cc[:, perms, np.arange(p)[None, :]].sum(axis=-1)
+        best[a:a + step] = np.argmin(tot, axis=1)
+        if q > 1:
+            two = np.partition(tot, 1, axis=1)[:, :2]
+            tie[a:a + step] = two[:, 1] - two[:, 0] <= _TIE_DEG
+    return best, tie
+
+
 def _match(
     ref_rows: np.ndarray, ref_size: np.ndarray, pred_rows: np.ndarray, pred_size: np.ndarray,
     ref_start: np.ndarray, pred_start: np.ndarray, cost: Callable[[np.ndarray, np.ndarray], np.ndarray],
@@ -279,16 +306,7 @@ def _match(
             continue
         perms = _assignments(r, p) if math.perm(max(r, p), k) <= _MAX_ASSIGNMENTS else None
         if perms is not None:
-            if r <= p:
-                tot = c[:, np.arange(r)[None, :], perms].sum(axis=-1)  # (G, Q)
-            else:
-                tot = c[:, perms, np.arange(p)[None, :]].sum(axis=-1)
-            best = np.argmin(tot, axis=1)
-            if tot.shape[1] > 1:
-                srt = np.sort(tot, axis=1)
-                tie = srt[:, 1] - srt[:, 0] <= _TIE_DEG
-            else:
-                tie = np.zeros(len(g), dtype=bool)
+            best, tie = _best_assignment(c, perms, r <= p)
             ok = ~tie
             sel = perms[best[ok]]  # (G', k)
             if r <= p:
