@@ -38,6 +38,7 @@ import csv
 import io
 import math
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,12 +163,71 @@ def _is_number(s: str) -> bool:
         return False
 
 
-def read_dcase_csv(path: str | os.PathLike[str], *, distance_unit: str = "auto") -> DcaseLabels:
+def _parse_plain(text: str) -> tuple[np.ndarray, list[str]] | None:
+    """Fast path: ``(array (N, ncol), distance-column strings)`` of a plain numeric CSV with 5-7
+    columns (no header, quotes or blank lines, every line the same column count); None otherwise."""
+    body = text.rstrip()
+    if not body or not body[0].isdigit() or '"' in body:
+        return None
+    lines = body.split("\n")
+    ncol = lines[0].count(",") + 1
+    if ncol not in (5, 6, 7) or not all(line.count(",") == ncol - 1 for line in lines):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            a = np.fromstring(body.replace("\n", ","), sep=",")  # C parser; stops (warns) at a bad token
+        except (DeprecationWarning, ValueError):
+            return None
+    if a.size != len(lines) * ncol:
+        return None
+    raw_dist = [line.rsplit(",", 1)[1].strip() for line in lines] if ncol == 6 else []
+    return a.reshape(len(lines), ncol), raw_dist
+
+
+def _parse_careful(p: Path, text: str) -> tuple[np.ndarray, list[str], list[int]]:
+    """csv-module parse with a header line and blank lines tolerated and errors naming the line:
+    ``(array (N, ncol), distance-column strings, file line numbers)``."""
+    reader = csv.reader(io.StringIO(text))
+    rows, line_no = [], []
+    for r in reader:
+        if r and any(c.strip() for c in r):
+            rows.append(r)
+            line_no.append(reader.line_num)
+    if rows and not _is_number(rows[0][0]):
+        rows, line_no = rows[1:], line_no[1:]  # a header line ("frame,class,...")
+    if not rows:
+        return np.zeros((0, 5)), [], []
+    ncol = len(rows[0])
+    if ncol not in (5, 6, 7):
+        raise ValueError(f"{p}: expected 5, 6 or 7 columns (frame,class,track,azimuth,elevation[,distance]), got {ncol}")
+    for i, r in enumerate(rows):
+        if len(r) != ncol:
+            raise ValueError(f"{p}: line {line_no[i]} has {len(r)} columns, the first has {ncol}")
+    try:
+        a = np.array([[float(c) for c in r] for r in rows], dtype=np.float64)
+    except ValueError:
+        bad = next(i for i, r in enumerate(rows) if not all(_is_number(c) for c in r))
+        raise ValueError(f"{p}: line {line_no[bad]}: non-numeric value in the label row") from None
+    return a, [r[5].strip() for r in rows] if ncol == 6 else [], line_no
+
+
+def read_dcase_csv(
+    path: str | os.PathLike[str], *, distance_unit: str = "auto", num_classes: int | None = None
+) -> DcaseLabels:
     """Read a DCASE label CSV (5, 6 or 7 columns, see the module docstring).
+
+    Rows are returned in file order (the DCASE scorers group simultaneous rows by their order).
+
+    Args:
+        path: the CSV file.
+        distance_unit: unit of a 6-column file's distance column: ``"cm"``, ``"m"`` or ``"auto"``.
+        num_classes: when given, a class index ``>= num_classes`` is an error.
 
     Raises:
         ValueError: missing file, rows with a different column count, non-numeric values,
-            negative frame/class/track, unknown ``distance_unit``.
+            negative frame/class/track, class out of range, unknown ``distance_unit``; the
+            message names the file and, for a bad row, its line number.
     """
     if distance_unit not in DISTANCE_UNITS:
         raise ValueError(f"distance_unit must be one of {', '.join(DISTANCE_UNITS)}, got {distance_unit!r}")
@@ -178,37 +238,35 @@ def read_dcase_csv(path: str | os.PathLike[str], *, distance_unit: str = "auto")
         raise ValueError(f"{p}: label file does not exist") from None
     except UnicodeDecodeError:
         raise ValueError(f"{p}: not a text (CSV) label file") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
-    if rows and not _is_number(rows[0][0]):
-        rows = rows[1:]  # a header line ("frame,class,...")
-    if not rows:
-        return DcaseLabels.empty()
-    ncol = len(rows[0])
-    if ncol not in (5, 6, 7):
-        raise ValueError(f"{p}: expected 5, 6 or 7 columns (frame,class,track,azimuth,elevation[,distance]), got {ncol}")
-    for i, r in enumerate(rows):
-        if len(r) != ncol:
-            raise ValueError(f"{p}: line {i + 1} has {len(r)} columns, the first has {ncol}")
-    try:
-        a = np.array([[float(c) for c in r] for r in rows], dtype=np.float64)
-    except ValueError:
-        raise ValueError(f"{p}: non-numeric value in the label rows") from None
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{p}: NaN or infinite value in the label rows")
+    plain = _parse_plain(text)
+    if plain is not None:  # the common case, parsed in C; anything unusual goes the careful way
+        a, raw_dist = plain
+        ncol, line_no = a.shape[1], list(range(1, len(a) + 1))
+    else:
+        a, raw_dist, line_no = _parse_careful(p, text)
+        if not len(a):
+            return DcaseLabels.empty()
+        ncol = a.shape[1]
+    finite = np.isfinite(a).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{p}: line {line_no[int(np.argmin(finite))]}: NaN or infinite value in the label row")
     head = a[:, :3]
-    if np.any(head < 0) or np.any(head != np.round(head)):
-        raise ValueError(f"{p}: frame, class and track must be whole numbers >= 0")
+    bad_head = np.any((head < 0) | (head != np.round(head)), axis=1)
+    if bad_head.any():
+        raise ValueError(f"{p}: line {line_no[int(np.argmax(bad_head))]}: frame, class and track must be whole numbers >= 0")
     frame, cls, track = (head[:, k].astype(np.int64) for k in range(3))
+    if num_classes is not None and np.any(cls >= num_classes):
+        i = int(np.argmax(cls >= num_classes))
+        raise ValueError(f"{p}: line {line_no[i]}: class {int(cls[i])} is out of range for {num_classes} classes")
     if ncol == 7:
         az, el = cart_to_sph_deg(a[:, 3:6])
         dist = np.where(a[:, 6] > 0, a[:, 6], np.nan)
     else:
         az, el = a[:, 3], a[:, 4]
         if ncol == 6:
-            raw_col = [r[5].strip() for r in rows]
             unit = distance_unit
             if unit == "auto":
-                unit = "m" if any(("." in s or "e" in s.lower()) for s in raw_col) else "cm"
+                unit = "m" if any(("." in s or "e" in s.lower()) for s in raw_dist) else "cm"
             dist = a[:, 5] / (100.0 if unit == "cm" else 1.0)
         else:
             dist = np.full(len(a), np.nan)

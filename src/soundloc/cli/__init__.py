@@ -20,6 +20,7 @@ from soundloc import __version__
 
 COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect")
 """Sub-command modules, in the order ``--help`` lists them."""
+COMMANDS += ("score",)  # soundloc.cli.score: DCASE SELD scoring
 
 
 class _Parser(argparse.ArgumentParser):
