@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from soundloc.ambisonics import FoaFormat
 from soundloc.geometry import SPEED_OF_SOUND, AzimuthGrid, DOAGrid, MicArray, wrap_azimuth_deg
 from soundloc.doa.stft import stft
 
@@ -108,10 +109,13 @@ class Localizer:
 
     name: ClassVar[str] = "base"
     default_fmax_hz: ClassVar[float] = 6000.0
+    supports_coincident: ClassVar[bool] = False
+    """True for methods that also work on coincident directional channels (FOA, steering from
+    ``array.gains``); the others need inter-channel delays and refuse such arrays."""
 
     def __init__(
         self,
-        array: MicArray,
+        array: MicArray | FoaFormat,
         fs: int,
         *,
         grid: DOAGrid | None = None,
@@ -123,8 +127,10 @@ class Localizer:
         device: str = "cpu",
         batch_size: int = 64,
     ) -> None:
-        if not isinstance(array, MicArray):
-            raise ValueError(f"array must be a MicArray, got {type(array).__name__}")
+        if not isinstance(array, (MicArray, FoaFormat)):
+            raise ValueError(f"array must be a MicArray or FoaFormat, got {type(array).__name__}")
+        if array.is_coincident and not self.supports_coincident:
+            raise ValueError(f"{self.name} needs a spaced microphone array, not the coincident channels of '{array.name}'")
         if not (isinstance(fs, (int, np.integer)) or float(fs).is_integer()) or fs <= 0:
             raise ValueError(f"sample rate must be a positive integer, got {fs}")
         if int(nfft) != nfft or nfft < 8:
