@@ -30,8 +30,9 @@ frequency-independent ``[1, u_y, u_z, u_x]``; a microphone array is spaced and o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -118,7 +119,8 @@ def _directions(directions: ArrayLike) -> NDArray[np.float64]:
     n = np.linalg.norm(u, axis=1, keepdims=True)
     if not np.all(np.isfinite(u)) or np.any(n == 0):
         raise ValueError("directions must be finite non-zero vectors")
-    return u / n
+    out: NDArray[np.float64] = u / n
+    return out
 
 
 def sh_gains(directions: ArrayLike) -> NDArray[np.float64]:
@@ -200,7 +202,7 @@ class FoaFormat:
         return {"name": self.name, "format": "foa", "channel_order": "ACN", "normalization": "SN3D"}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FoaFormat":
+    def from_dict(cls, data: dict[str, Any]) -> FoaFormat:
         """Inverse of :meth:`to_dict` (ValueError for another channel order / normalisation)."""
         if not is_foa_dict(data):
             raise ValueError(f"not an FOA description: {data!r}")

@@ -10,7 +10,13 @@ from soundloc.ambisonics import encode_plane_wave, sh_gains
 from soundloc.doa import LOCALIZERS, get_localizer, localizers_for
 from soundloc.doa.intensity import intensity_vectors
 from soundloc.doa.stft import stft
-from soundloc.geometry import AzimuthGrid, SphereGrid, angular_separation_deg, get_array, unit_vectors_deg
+from soundloc.geometry import (
+    AzimuthGrid,
+    SphereGrid,
+    angular_separation_deg,
+    get_array,
+    unit_vectors_deg,
+)
 
 FS = 16000
 FOA = get_array("foa")

@@ -40,7 +40,7 @@ def _own_render(length: int, images: np.ndarray, amps: np.ndarray, rot: np.ndarr
     for p, a in zip(images, amps):
         d = np.linalg.norm(p - CENTRE)
         t = d / c * FS + 40
-        n0 = int(math.floor(t))
+        n0 = math.floor(t)
         n = np.arange(n0 - 40, n0 + 41)
         h = a / d * hann * np.sinc(n - t)
         u = rot.T @ (p - CENTRE) / d
@@ -92,7 +92,7 @@ def test_tail_has_diffuse_field_statistics() -> None:
     # each source's tail from 5 ms after its transition (direct + 30 ms), whitened by the known envelope
     parts = []
     for s in range(len(srcs)):
-        n_tr = 40 + int(round((d[s] / 343.0 + 0.03) * FS)) + 80
+        n_tr = 40 + round(float(d[s] / 343.0 + 0.03) * FS) + 80
         seg = h[s, :, n_tr:-200].astype(np.float64)
         env = np.exp(-0.5 * 6 * math.log(10) / 1.5 * np.arange(seg.shape[1]) / FS)
         parts.append(seg / env)
@@ -121,7 +121,7 @@ def test_simulated_foa_labels_agree_with_the_direct_sound_intensity(tmp_path) ->
             src = np.array(ev["start_position"])
             h = compute_rirs(meta["room"]["dims"], meta["room"]["rt60_target"], np.array([arr["position"]]), src[None],
                              cfg.fs, backend="fast", max_order=0, foa_rotation=rot)[0]
-            n_dir = int(round(np.linalg.norm(src - np.array(arr["position"])) / 343.0 * cfg.fs)) + 40
+            n_dir = round(float(np.linalg.norm(src - np.array(arr["position"]))) / 343.0 * cfg.fs) + 40
             w = h[:, n_dir - 40 : n_dir + 41].astype(np.float64)  # the direct sound only
             iv = np.array([w[0] @ w[3], w[0] @ w[1], w[0] @ w[2]])  # W.X, W.Y, W.Z
             lab = clip.labels

@@ -15,13 +15,13 @@ from soundloc.geometry import MicArray
 
 from __future__ import annotations
 
+from soundloc.ambisonics import FoaFormat
 from soundloc.doa.base import DOAResult, Localizer
 from soundloc.doa.gcc_phat import GCCPHAT, gcc_phat_tdoa
 from soundloc.doa.intensity import IntensityVector
 from soundloc.doa.music import MUSIC, NormMUSIC
 from soundloc.doa.srp_phat import SRPPHAT
 from soundloc.doa.stft import stft
-from soundloc.ambisonics import FoaFormat
 from soundloc.geometry import MicArray
 
 LOCALIZERS: dict[str, type[Localizer]] = {

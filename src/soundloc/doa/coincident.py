@@ -41,7 +41,7 @@ def coincident_srp(X: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     Y = X / norm.clamp_min(1e-30)
     used = (norm > 0).sum(dim=(1, 2, 3)).clamp_min(1).to(torch.float32)  # whitened bins per clip
     C = torch.einsum("bfmt,bfnt->bmn", Y, Y.conj()).real  # (B, M, M) real part (steering is real)
-    s = torch.einsum("mg,bmn,ng->bg", table, C, table) / used[:, None]
+    s: torch.Tensor = torch.einsum("mg,bmn,ng->bg", table, C, table) / used[:, None]
     return s.clamp_min(0.0)
 
 
