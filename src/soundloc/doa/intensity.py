@@ -6,7 +6,12 @@ For every time-frequency bin of the band STFT the active intensity vector of ACN
     I(f, t) = Re( conj(W) [X, Y, Z] )          (x, y, z components)
 
 For a plane wave from unit direction ``u`` (towards the source) ``I = |W|^2 u``: it points at the
-source. Each bin votes for its direction ``d = I / |I|`` with weight ``|I|``:
+source. Each bin votes for its direction ``d = I / |I|`` with the weight ``1 - psi``, its
+*directness*: ``psi = 1 - |<I>| / <E>`` is the diffuseness (0 for one plane wave, 1 for a
+diffuse field), with the energy density ``E = (|W|^2 + |X|^2 + |Y|^2 + |Z|^2) / 2`` and ``<.>`` a
+moving average over ``smooth_frames`` STFT frames. (Weighting by ``|I|`` instead lets the loud,
+reverberant low frequencies dominate: on ``benchmarks/foa.py`` the median error of one source went
+from 28 to 9 degrees with the directness weight.)
 
 1. **Histogram**: votes go to the nearest grid point (k-d tree on the grid).
 2. **Smoothing**: the histogram is convolved on the sphere with a von Mises-Fisher kernel
@@ -52,8 +57,10 @@ class IntensityVector(Localizer):
     """Intensity-vector localizer for FOA (ACN/SN3D) input: smoothed direction histograms.
 
     Args (besides those of :class:`~soundloc.doa.base.Localizer`):
-        kernel_deg: angular width of the smoothing kernel in degrees (default 5): wider is more
+        kernel_deg: angular width of the smoothing kernel in degrees (default 10): wider is more
             robust to reverberation, narrower separates close sources.
+        smooth_frames: odd number of STFT frames averaged for the diffuseness estimate (default 5;
+            1: each bin alone).
 
     Only for :class:`~soundloc.ambisonics.FoaFormat` arrays (ValueError otherwise). FOA has no
     spatial aliasing, but the default band is the same 300-6000 Hz as the other localizers.
@@ -62,12 +69,15 @@ class IntensityVector(Localizer):
     name: ClassVar[str] = "iv"
     supports_coincident: ClassVar[bool] = True
 
-    def __init__(self, array: Any, fs: int, *, kernel_deg: float = 5.0, **kwargs: Any) -> None:
+    def __init__(self, array: Any, fs: int, *, kernel_deg: float = 10.0, smooth_frames: int = 5, **kwargs: Any) -> None:
         if not getattr(array, "is_coincident", False) or getattr(array, "kind", "") != "foa":
             raise ValueError(f"iv needs first-order ambisonics (--array foa), not '{getattr(array, 'name', array)}'")
         if not 0.1 <= float(kernel_deg) <= 45.0:
             raise ValueError(f"kernel_deg must be in [0.1, 45] degrees, got {kernel_deg}")
+        if int(smooth_frames) != smooth_frames or smooth_frames < 1 or smooth_frames % 2 == 0:
+            raise ValueError(f"smooth_frames must be an odd integer >= 1, got {smooth_frames}")
         self.kernel_deg = float(kernel_deg)
+        self.smooth_frames = int(smooth_frames)
         super().__init__(array, fs, **kwargs)
 
     def _setup(self) -> None:
@@ -84,13 +94,25 @@ class IntensityVector(Localizer):
 
     def _votes(self, X: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """``(directions (B, N, 3), weights (B, N))`` of every bin's intensity (N = F T)."""
-        iv = intensity_vectors(X).double().cpu().numpy()
-        iv = iv.reshape(iv.shape[0], -1, 3)
+        iv_t = intensity_vectors(X).double()  # (B, F, T, 3)
+        energy = 0.5 * (X.real.double() ** 2 + X.imag.double() ** 2).sum(2)  # (B, F, T)
+        B, F, T, _ = iv_t.shape
+        L = self.smooth_frames
+        if L > 1:  # moving averages over time (shorter at the edges)
+            def avg(v: torch.Tensor) -> torch.Tensor:
+                return torch.nn.functional.avg_pool1d(v, L, stride=1, padding=L // 2, count_include_pad=False)
+
+            iv_s = avg(iv_t.permute(0, 1, 3, 2).reshape(-1, 3, T)).reshape(B, F, 3, T).permute(0, 1, 3, 2)
+            e_s = avg(energy.reshape(-1, 1, T)).reshape(B, F, T)
+        else:
+            iv_s, e_s = iv_t, energy
+        directness = (torch.linalg.vector_norm(iv_s, dim=-1) / e_s.clamp_min(1e-30)).clamp(0.0, 1.0)
+        iv = iv_t.cpu().numpy().reshape(B, -1, 3)
         if self.grid.is_azimuth_only:
-            iv = iv.copy()
             iv[..., 2] = 0.0
-        w = np.linalg.norm(iv, axis=-1)
-        d = iv / np.where(w > 0, w, 1.0)[..., None]
+        n = np.linalg.norm(iv, axis=-1)
+        d = iv / np.where(n > 0, n, 1.0)[..., None]
+        w = np.where(n > 0, directness.cpu().numpy().reshape(B, -1), 0.0)
         return d, w
 
     def _spectrum(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
