@@ -30,7 +30,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doa import CLIP_S, FS, PRE_S, _sample_geometry, _summ, harmonic_notes, speech_shaped  # noqa: E402
+from doa import (
+    CLIP_S,
+    FS,
+    PRE_S,
+    _sample_geometry,
+    _summ,
+    harmonic_notes,
+    speech_shaped,
+)
 
 FORMATS = ("foa", "tetra")
 

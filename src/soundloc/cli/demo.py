@@ -242,6 +242,8 @@ def run(args: argparse.Namespace) -> int:
     from soundloc.geometry import get_array
 
     array = get_array(args.array)
+    if array.is_coincident:
+        raise ValueError("--array foa: the demo renders microphone arrays only; try soundloc simulate OUT --array foa")
     from soundloc.audio import write_audio
     from soundloc.corpus import builtin_corpus
     from soundloc.doa import LOCALIZERS, get_localizer

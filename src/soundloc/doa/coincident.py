@@ -27,6 +27,12 @@ def gain_table(gains: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(g.T, dtype=torch.float32, device=device).contiguous()
 
 
+def _outer_table(table: torch.Tensor) -> torch.Tensor:
+    """``(M, G)`` columns ``a`` -> ``(M * M, G)`` products ``a_m a_n`` (so ``a^T P a = vec(P) . table``)."""
+    m, g = table.shape
+    return (table[:, None, :] * table[None, :, :]).reshape(m * m, g)
+
+
 def coincident_srp(X: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Vector-whitened SRP.
 
@@ -37,11 +43,12 @@ def coincident_srp(X: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(B, G)`` in [0, 1].
     """
+    B, F, M, T = X.shape
     norm = torch.linalg.vector_norm(X, dim=2, keepdim=True)  # (B, F, 1, T)
-    Y = X / norm.clamp_min(1e-30)
-    used = (norm > 0).sum(dim=(1, 2, 3)).clamp_min(1).to(torch.float32)  # whitened bins per clip
-    C = torch.einsum("bfmt,bfnt->bmn", Y, Y.conj()).real  # (B, M, M) real part (steering is real)
-    s: torch.Tensor = torch.einsum("mg,bmn,ng->bg", table, C, table) / used[:, None]
+    Y = (X / norm.clamp_min(1e-30)).permute(0, 2, 1, 3).reshape(B, M, F * T)
+    used = (norm > 0).sum(dim=(1, 2, 3)).clamp_min(1).to(table.dtype)  # whitened bins per clip
+    C = torch.matmul(Y, Y.conj().transpose(-1, -2)).real  # (B, M, M); the steering is real
+    s: torch.Tensor = (C.reshape(B, M * M).to(table.dtype) @ _outer_table(table)) / used[:, None]
     return s.clamp_min(0.0)
 
 
@@ -61,9 +68,10 @@ def coincident_music(X: torch.Tensor, table: torch.Tensor, num_sources: int, nor
     tr = torch.diagonal(R, dim1=-2, dim2=-1).real.sum(-1)
     _, V = torch.linalg.eigh(R / tr.clamp_min(1e-30)[..., None, None])
     Es = V[..., -num_sources:]  # (B, F, M, K)
-    t = table.to(Es.dtype)
-    proj = torch.einsum("bfmk,mg->bfkg", Es.conj(), t)  # (B, F, K, G)
-    d = 1.0 - (proj.real**2 + proj.imag**2).sum(2)  # (B, F, G)
+    # ||Es^H a||^2 = a^T Re(Es Es^H) a for real a: one real GEMM against the a_m a_n table
+    P = torch.matmul(Es, Es.conj().transpose(-1, -2)).real  # (B, F, M, M)
+    B, F, M, _ = P.shape
+    d = 1.0 - (P.reshape(B * F, M * M).to(table.dtype) @ _outer_table(table)).reshape(B, F, -1)  # (B, F, G)
     p = d.clamp_min_(1e-6).reciprocal_()
     if normalize_bins:
         p = p.div_(p.amax(-1, keepdim=True))
