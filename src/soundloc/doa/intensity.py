@@ -21,7 +21,8 @@ from 28 to 9 degrees with the directness weight.)
    grid by mean shift on the raw votes with the same kernel (3 iterations: the weighted mean of
    the bin directions near the peak), so a plane wave is found exactly, not to the grid spacing.
 
-On an azimuth-only grid the votes are projected onto the horizontal plane first.
+On an azimuth-only grid the votes are projected onto the horizontal plane first. The STFT and
+intensities run on ``device``; the histogram, kernel and refinement on the CPU (scipy k-d tree).
 """
 
 from __future__ import annotations
