@@ -132,3 +132,13 @@ def test_intensity_vector_of_a_plane_wave_points_at_the_source() -> None:
     d = iv.reshape(-1, 3)
     d = d[np.linalg.norm(d, axis=1) > 1e-9]
     assert np.max(angular_separation_deg(d, u)) < 1e-3
+
+
+def test_iv_every_direction_of_a_sphere_grid() -> None:
+    # 150 directions over the whole sphere (poles included), none on the 3000-point search grid
+    dirs = SphereGrid(150).directions
+    rng = np.random.default_rng(6)
+    x = np.stack([encode_plane_wave(rng.standard_normal(2048), u) for u in dirs])
+    res = get_localizer("iv", FOA, FS, grid=GRID).locate_batch(x)
+    err = [_err(r, 0, u) for r, u in zip(res, dirs)]
+    assert max(err) < 1.0, max(err)
