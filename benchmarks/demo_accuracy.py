@@ -30,7 +30,7 @@ def main() -> None:
     import pyroomacoustics as pra
 
     from soundloc.corpus import builtin_corpus
-    from soundloc.doa import LOCALIZERS, get_localizer
+    from soundloc.doa import get_localizer, localizers_for
     from soundloc.doa.stft import stft
     from soundloc.geometry import SPEED_OF_SOUND, get_array
     from soundloc.metrics.doa import match_doas
@@ -45,13 +45,13 @@ def main() -> None:
         classes = a.classes.split(",")
     fs = DEMO_FS
     pra_names = ("SRP", "MUSIC", "NormMUSIC")
-    errors: dict[str, list[float]] = {f"soundloc {m}": [] for m in LOCALIZERS}
+    errors: dict[str, list[float]] = {f"soundloc {m}": [] for m in localizers_for(array)}
     errors.update({f"pyroomacoustics {m}": [] for m in pra_names})
     t0 = time.perf_counter()
     for seed in range(a.seeds):
         demo = make_demo_mixture(array, corpus, seed=seed, rt60=a.rt60, snr_db=a.snr, classes=classes)
         truth = np.stack([demo.scene.azimuth, demo.scene.elevation], axis=1)
-        for m in LOCALIZERS:
+        for m in localizers_for(array):
             r = get_localizer(m, array, fs).locate(demo.mixture, 2)
             errors[f"soundloc {m}"].append(match_doas(np.stack([r.azimuth, r.elevation], 1), truth).errors.max())
         X = stft(demo.mixture.astype(np.float64), 512, 256)  # (M, F, T), the STFT our localizers use

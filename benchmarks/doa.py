@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> dict:
     import pyroomacoustics as pra
     import torch
 
-    from soundloc.doa import LOCALIZERS, get_localizer, stft
+    from soundloc.doa import get_localizer, localizers_for, stft
     from soundloc.geometry import AzimuthGrid, MicArray
 
     torch.set_num_threads(1)
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> dict:
         kw["fmin"] = args.fmin
     if args.fmax is not None:
         kw["fmax"] = args.fmax
-    ours = list(LOCALIZERS) if not args.methods else args.methods
+    ours = localizers_for(MicArray.preset(ARRAYS[0])) if not args.methods else args.methods
     pra_methods = [m for m in PRA_METHODS if not (args.no_tops and m == "TOPS")]
     errs: dict[str, dict[int, list[float]]] = {}
     times: dict[str, dict[str, float]] = {}

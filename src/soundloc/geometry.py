@@ -24,6 +24,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from soundloc.ambisonics import FOA_NAMES, FoaFormat, is_foa_dict
+
 SPEED_OF_SOUND = 343.0
 """Default speed of sound in m/s (about 20 degrees C). Always a parameter, never a global to mutate."""
 
@@ -302,17 +304,59 @@ class MicArray:
         """Largest possible inter-mic delay in seconds (aperture / c)."""
         return self.aperture / c
 
+    # -- the far-field model shared with FoaFormat (see soundloc.ambisonics) --
+    is_coincident = False
 
-def get_array(spec: str | Path | MicArray) -> MicArray:
-    """A preset name, a path to an array JSON file, or a :class:`MicArray` (returned as is)."""
-    if isinstance(spec, MicArray):
+    @property
+    def num_channels(self) -> int:
+        """Same as :attr:`num_mics` (the name :class:`~soundloc.ambisonics.FoaFormat` shares)."""
+        return self.num_mics
+
+    def gains(self, directions: np.ndarray) -> np.ndarray:
+        """Direction gains ``(G, M)``: all ones (omnidirectional mics)."""
+        return np.ones((len(np.atleast_2d(directions)), self.num_mics))
+
+    def steering(self, directions: np.ndarray, freqs: np.ndarray, c: float = SPEED_OF_SOUND) -> np.ndarray:
+        """Far-field steering vectors ``(F, G, M)`` complex: ``exp(-2j pi f tau_m(u))``, ``tau`` from :meth:`delays`."""
+        f = np.atleast_1d(np.asarray(freqs, dtype=float))
+        return np.exp(-2j * np.pi * f[:, None, None] * self.delays(directions, c)[None])
+
+
+ArrayModel = MicArray | FoaFormat
+"""What every consumer of an array accepts: a spaced omni :class:`MicArray` or the coincident
+first-order ambisonics :class:`~soundloc.ambisonics.FoaFormat` (shared: ``name``,
+``num_channels`` / ``num_mics``, ``is_coincident``, ``delays``, ``gains``, ``steering``, ``to_dict``)."""
+
+
+def get_array(spec: str | Path | MicArray | FoaFormat) -> MicArray | FoaFormat:
+    """A preset name, ``"foa"`` (first-order ambisonics, ACN/SN3D), a path to an array JSON file
+    (or a dataset's ``dataset.json``), or a :class:`MicArray` / :class:`FoaFormat` (returned as is)."""
+    if isinstance(spec, (MicArray, FoaFormat)):
         return spec
     s = str(spec)
     if s in PRESETS:
         return MicArray.preset(s)
+    if s.lower() in FOA_NAMES:
+        return FoaFormat()
     if s.endswith(".json") or Path(s).is_file():
-        return MicArray.from_json(s)
-    raise ValueError(f"unknown array '{s}'; presets: {', '.join(sorted(PRESETS))} (or a .json file)")
+        foa = _foa_from_json(Path(s))
+        return foa if foa is not None else MicArray.from_json(s)
+    raise ValueError(f"unknown array '{s}'; presets: {', '.join(sorted(PRESETS))}, foa (or a .json file)")
+
+
+def array_from_dict(data: dict) -> MicArray | FoaFormat:
+    """Inverse of ``to_dict`` for either kind of array (an FOA dict has ``"format": "foa"``)."""
+    return FoaFormat.from_dict(data) if is_foa_dict(data) else MicArray.from_dict(data)
+
+
+def _foa_from_json(path: Path) -> FoaFormat | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None  # MicArray.from_json reports the problem
+    if isinstance(data, dict) and is_foa_dict(data.get("array")):
+        data = data["array"]
+    return FoaFormat.from_dict(data) if is_foa_dict(data) else None
 
 
 # ---------------------------------------------------------------------------
@@ -512,7 +556,7 @@ class SphereGrid(DOAGrid):
         self.spacing_deg = math.degrees(math.sqrt(4 * math.pi / n))
 
 
-def default_grid(array: MicArray, dims: int = 2) -> DOAGrid:
+def default_grid(array: MicArray | FoaFormat, dims: int = 2) -> DOAGrid:
     """A sensible grid for ``array``: 1-degree azimuth circle (dims=2) or a sphere (dims=3).
 
     Planar arrays cannot tell up from down, so their 3-D grid is the upper hemisphere.

@@ -103,12 +103,14 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     _check(args)
-    from soundloc.geometry import get_array
+    from soundloc.geometry import MicArray, get_array
 
     array = get_array(args.array)
+    if not isinstance(array, MicArray):
+        raise ValueError("--array foa: the demo renders microphone arrays only; try soundloc simulate OUT --array foa")
     from soundloc.audio import write_audio
     from soundloc.corpus import builtin_corpus
-    from soundloc.doa import LOCALIZERS, get_localizer
+    from soundloc.doa import get_localizer, localizers_for
     from soundloc.metrics.doa import match_doas
     from soundloc.plots import plot_polar_spectrum
 
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
 
     truth = np.stack([scene.azimuth, scene.elevation], axis=1)
     results, rows, per_method = [], [], {}
-    for name in LOCALIZERS:
+    for name in localizers_for(array):
         res = get_localizer(name, array, fs).locate(mix, num_sources=2)
         results.append(res)
         m = match_doas(np.stack([res.azimuth, res.elevation], axis=1), truth)
@@ -168,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     for s, c in enumerate(clips):
         print(f"  source {s + 1}: {c.label} ({c.clip_id}) at azimuth {scene.azimuth[s]:.1f} deg, "
               f"{scene.distance[s]:.1f} m away")
-    print(f"Localized the {args.duration:g} s mixture with {len(LOCALIZERS)} methods "
+    print(f"Localized the {args.duration:g} s mixture with {len(localizers_for(array))} methods "
           "(2 sources each; error = great-circle angle to the matched true source):\n")
     print(align_table(["method", "src", "class", "true az", "est. az", "error"], rows, left={0, 2}))
     if array.is_linear:

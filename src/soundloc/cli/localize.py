@@ -57,9 +57,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="FILE", help="audio files or folders (searched recursively)")
     p.add_argument("--array", required=True, metavar="NAME|JSON",
-                   help="array preset (see `soundloc arrays`) or a JSON file with mic positions")
+                   help="array preset (see `soundloc arrays`), foa (first-order ambisonics, ACN/SN3D) "
+                        "or a JSON file with mic positions")
     p.add_argument("--method", default="srp-phat", metavar="NAME",
-                   help="srp-phat (default), music, normmusic, gcc-phat, a comma-separated list, or 'all'")
+                   help="srp-phat (default), music, normmusic, gcc-phat, iv (FOA only), a comma-separated list, or 'all' "
+                        "(the methods that work on the array)")
     p.add_argument("--channels", default=None, metavar="LIST",
                    help="0-based file channels holding the array's mics, in the array's mic order: indices "
                         "and ranges, e.g. 1-4 or 1,2,3,4 (must select one channel per mic; default: all "
@@ -99,19 +101,27 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------
 
 
-def parse_methods(spec: str) -> list[str]:
-    """``"all"``, one name or a comma-separated list -> registry names (ValueError lists choices)."""
-    from soundloc.doa import LOCALIZERS
+def parse_methods(spec: str, array=None) -> list[str]:
+    """``"all"``, one name or a comma-separated list -> registry names (ValueError lists choices).
+
+    With ``array``, ``all`` means the methods that work on it (:func:`soundloc.doa.localizers_for`)
+    and a method that does not (GCC-PHAT on FOA, ``iv`` on a mic array) is a ValueError.
+    """
+    from soundloc.doa import ALIASES, LOCALIZERS, localizers_for
 
     names = [s.strip().lower().replace("_", "-") for s in str(spec).split(",") if s.strip()]
     if not names:
         raise ValueError("no method given; choose from " + ", ".join(LOCALIZERS) + " or 'all'")
+    usable = list(LOCALIZERS) if array is None else localizers_for(array)
     if "all" in names:
-        return list(LOCALIZERS)
+        return usable
     out: list[str] = []
     for n in names:
+        n = ALIASES.get(n, n)
         if n not in LOCALIZERS:
             raise ValueError(f"unknown method '{n}'; choose from {', '.join(LOCALIZERS)} or 'all'")
+        if n not in usable:
+            raise ValueError(f"method '{n}' does not work on array '{array.name}'; choose from {', '.join(usable)} or 'all'")
         if n not in out:
             out.append(n)
     return out
@@ -245,7 +255,12 @@ def run(args: argparse.Namespace) -> int:
         if len(channels) != array.num_mics:
             raise ValueError(f"--channels selects {len(channels)} channels ({args.channels}), "
                              f"array '{array.name}' has {array.num_mics} mics")
-    methods = parse_methods(args.method)
+    methods = parse_methods(args.method, array)
+    if array.is_coincident and "all" in args.method.lower():
+        from soundloc.doa import LOCALIZERS
+
+        skipped = ", ".join(m for m in LOCALIZERS if m not in methods)
+        print(f"soundloc localize: note: {skipped} skipped (needs a spaced microphone array, not FOA)", file=sys.stderr)
     files, missing = expand_inputs(args.inputs)
 
     def report(msg: str) -> None:

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="dataset seed (default: 0)")
     p.add_argument("--corpus", metavar="builtin|PATH", help="source sounds: 'builtin' or a folder (overrides the config)")
     p.add_argument("--backend", metavar="NAME", help="RIR backend, e.g. ism or fast (overrides the config)")
+    p.add_argument("--array", metavar="NAME|JSON", help="array preset, foa (first-order ambisonics, ACN/SN3D; "
+                   "uses the fast backend) or a JSON file (overrides the config)")
     p.add_argument("--overwrite", action="store_true", help="replace a different dataset already in OUT")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -53,6 +55,10 @@ def _resolve_config(args: argparse.Namespace):
         changes["corpus"] = args.corpus
     if args.backend:
         changes["rir_backend"] = args.backend
+    if args.array:
+        changes["array"] = {"name": args.array}
+        if args.array.lower() == "foa" and not args.backend:
+            changes["rir_backend"] = "fast"  # the only backend that encodes FOA
     cfg = cfg.replace(**changes) if changes else cfg
     from soundloc.scenes.rir import RIR_BACKENDS
 

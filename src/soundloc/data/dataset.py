@@ -137,12 +137,13 @@ class SeldDataset(Dataset):
 
     @property
     def array(self):
-        """The :class:`~soundloc.geometry.MicArray`: from ``dataset.json`` (soundloc), the ``tetra``
-        preset for DCASE ``mic_*`` audio (the Eigenmike MIC format), ``None`` for FOA."""
-        from soundloc.geometry import MicArray
+        """The :class:`~soundloc.geometry.MicArray` (or :class:`~soundloc.ambisonics.FoaFormat`):
+        from ``dataset.json`` (soundloc), the ``tetra`` preset for DCASE ``mic_*`` audio (the
+        Eigenmike MIC format), ``None`` for DCASE FOA."""
+        from soundloc.geometry import MicArray, array_from_dict
 
         if "array" in self.header:
-            return MicArray.from_dict(self.header["array"])
+            return array_from_dict(self.header["array"])
         if self.layout == "dcase" and self.entries[0].audio.relative_to(self.root).parts[0].startswith("mic_"):
             return MicArray.preset("tetra")
         return None

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from soundloc.ambisonics import FoaFormat
 from soundloc.device import resolve_device
 from soundloc.doa.stft import stft
 from soundloc.geometry import SPEED_OF_SOUND, AzimuthGrid, DOAGrid, MicArray, wrap_azimuth_deg
@@ -110,10 +111,13 @@ class Localizer:
 
     name: ClassVar[str] = "base"
     default_fmax_hz: ClassVar[float] = 6000.0
+    supports_coincident: ClassVar[bool] = False
+    """True for methods that also work on coincident directional channels (FOA, steering from
+    ``array.gains``); the others need inter-channel delays and refuse such arrays."""
 
     def __init__(
         self,
-        array: MicArray,
+        array: MicArray | FoaFormat,
         fs: int,
         *,
         grid: DOAGrid | None = None,
@@ -125,8 +129,10 @@ class Localizer:
         device: str = "cpu",
         batch_size: int = 64,
     ) -> None:
-        if not isinstance(array, MicArray):
-            raise ValueError(f"array must be a MicArray, got {type(array).__name__}")
+        if not isinstance(array, (MicArray, FoaFormat)):
+            raise ValueError(f"array must be a MicArray or FoaFormat, got {type(array).__name__}")
+        if array.is_coincident and not self.supports_coincident:
+            raise ValueError(f"{self.name} needs a spaced microphone array, not the coincident channels of '{array.name}'")
         if not (isinstance(fs, (int, np.integer)) or float(fs).is_integer()) or fs <= 0:
             raise ValueError(f"sample rate must be a positive integer, got {fs}")
         if int(nfft) != nfft or nfft < 8:
@@ -211,6 +217,8 @@ class Localizer:
         with ``phi = w_f (tau_i(g) - tau_j(g))``, so that for a Hermitian ``A``
         ``a^H A a = sum_m A_mm + 2 * [Re A_ij, Im A_ij]_p . table[f, :, g]`` (``a_m = exp(-j w tau_m)``).
         """
+        if not isinstance(self.array, MicArray):
+            raise TypeError(f"{self.name}: mic-pair steering needs a MicArray, got {type(self.array).__name__}")
         pairs = self.array.pairs()
         w = 2 * np.pi * self.freqs  # (F,)
         dtau = self.tau[:, pairs[:, 0]] - self.tau[:, pairs[:, 1]]  # (G, P)

@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from soundloc.doa.base import DOAResult, Localizer
-from soundloc.geometry import DOAGrid, MicArray
+from soundloc.geometry import ArrayModel, DOAGrid, MicArray
 
 BATCH_BYTES = 256 * 2**20
 """Upper bound on the audio stacked into one ``locate_batch`` call."""
@@ -34,7 +34,7 @@ BATCH_BYTES = 256 * 2**20
 GRID_SPECS = ("auto", "2d", "3d")
 
 
-def resolve_grid_dims(spec: str, array: MicArray) -> int:
+def resolve_grid_dims(spec: str, array: ArrayModel) -> int:
     """Grid spec (``"auto"``, ``"2d"``, ``"3d"``) -> 2 or 3. ``auto``: 3 for a 3-D array (mics off the horizontal plane), else 2.
 
     A 3-D array such as the tetrahedral one measures a vertical delay component that no
@@ -48,7 +48,7 @@ def resolve_grid_dims(spec: str, array: MicArray) -> int:
     return 3 if spec == "3d" else 2
 
 
-def resolve_grid(spec: str, array: MicArray) -> DOAGrid:
+def resolve_grid(spec: str, array: ArrayModel) -> DOAGrid:
     """Grid spec -> the search grid: :func:`resolve_grid_dims`'s, except that ``auto`` gives a
     linear horizontal array only the half circle in front of its axis
     (:meth:`~soundloc.geometry.AzimuthArcGrid.half_plane`): behind it are mirror images.
@@ -56,7 +56,7 @@ def resolve_grid(spec: str, array: MicArray) -> DOAGrid:
     from soundloc.geometry import AzimuthArcGrid, default_grid
 
     dims = resolve_grid_dims(spec, array)
-    if spec == "auto" and array.is_linear and array.is_planar:
+    if spec == "auto" and isinstance(array, MicArray) and array.is_linear and array.is_planar:
         return AzimuthArcGrid.half_plane(array, 1.0)
     return default_grid(array, dims=dims)
 
@@ -106,7 +106,7 @@ class BatchOutput:
 
 def localize_files(
     files: Sequence[Path],
-    array: MicArray,
+    array: ArrayModel,
     methods: Sequence[str],
     *,
     num_sources: int = 1,

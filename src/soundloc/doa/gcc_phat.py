@@ -34,7 +34,7 @@ import torch
 from soundloc.doa.base import Localizer
 from soundloc.doa.srp_phat import phat_cross_spectra
 from soundloc.doa.stft import stft
-from soundloc.geometry import AzimuthGrid, SphereGrid, unit_vectors
+from soundloc.geometry import AzimuthGrid, MicArray, SphereGrid, unit_vectors
 from soundloc.spectral import band_bins
 
 
@@ -224,6 +224,8 @@ class GCCPHAT(Localizer):
         super().__init__(*args, **kwargs)
 
     def _setup(self) -> None:
+        if not isinstance(self.array, MicArray):
+            raise TypeError(f"{self.name}: needs a MicArray, got {type(self.array).__name__}")
         self.pairs = self.array.pairs()
         pos = self.array.positions
         self._baselines = pos[self.pairs[:, 1]] - pos[self.pairs[:, 0]]  # (P, 3): d_p = p_j - p_i

@@ -17,6 +17,9 @@ eigendecomposed; its ``K = num_sources`` largest eigenvectors span the signal su
 dimension, so ``K = min(num_sources, M - 1)`` (e.g. a 2-mic array always uses ``K = 1``; the
 requested number of peaks is still returned). Asking for more sources than are present leaves
 fewer noise eigenvectors but still works.
+
+On a coincident array (first-order ambisonics) the steering vectors are the real channel gains
+(see :mod:`soundloc.doa.coincident`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import ClassVar
 import torch
 
 from soundloc.doa.base import Localizer
+from soundloc.doa.coincident import coincident_music, gain_table
 
 
 class MUSIC(Localizer):
@@ -38,8 +42,12 @@ class MUSIC(Localizer):
 
     name: ClassVar[str] = "music"
     normalize_bins: ClassVar[bool] = False
+    supports_coincident: ClassVar[bool] = True
 
     def _setup(self) -> None:
+        if self.array.is_coincident:  # FOA: real gain steering (soundloc.doa.coincident)
+            self._gains = gain_table(self.array.gains(self.grid.directions), self.device)
+            return
         self.pairs, self._table = self._make_pair_table()  # (P, 2), (F, 2P, G)
         self._pi = torch.as_tensor(self.pairs[:, 0], device=self.device)
         self._pj = torch.as_tensor(self.pairs[:, 1], device=self.device)
@@ -59,6 +67,8 @@ class MUSIC(Localizer):
     def _spectrum(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
         B, F, M, _ = X.shape
         num_sources = self.subspace_size(num_sources)
+        if self.array.is_coincident:
+            return coincident_music(X, self._gains, num_sources, self.normalize_bins)
         Es = self.signal_subspace(X, num_sources)  # (B, F, M, K)
         # a^H Ps a = K + 2 sum_{i<j} Re(Ps_ij conj(a_i) a_j) with the signal projector Ps = Es Es^H
         Ps = Es[:, :, self._pi] * Es[:, :, self._pj].conj()  # (B, F, P, K): e_i conj(e_j)

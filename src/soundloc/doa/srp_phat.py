@@ -12,6 +12,10 @@ product ``(B, 2 F P) @ (2 F P, G)`` with the steering table precomputed in ``__i
 pyroomacoustics' ``SRP`` computes the same quantity up to an affine rescaling (it divides by
 the number of pairs instead of ``M^2`` and does not average over frames before the DC offset),
 so both put their peaks at the same grid points.
+
+On a coincident array (first-order ambisonics) there are no delays: the steering vector is the
+channel gains and each time-frequency vector is whitened as a whole (see
+:mod:`soundloc.doa.coincident`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 import torch
 
 from soundloc.doa.base import Localizer
+from soundloc.doa.coincident import coincident_srp, gain_table
 
 
 def phat_cross_spectra(X: torch.Tensor, pairs: np.ndarray) -> torch.Tensor:
@@ -55,12 +60,18 @@ class SRPPHAT(Localizer):
     """
 
     name: ClassVar[str] = "srp-phat"
+    supports_coincident: ClassVar[bool] = True
 
     def _setup(self) -> None:
+        if self.array.is_coincident:  # FOA: steer with the channel gains, whiten whole vectors
+            self._gains = gain_table(self.array.gains(self.grid.directions), self.device)
+            return
         self.pairs, table = self._make_pair_table()  # (P, 2), (F, 2P, G)
         self._table = table.reshape(-1, table.shape[-1])  # (F * 2P, G)
 
     def _spectrum(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
+        if self.array.is_coincident:
+            return coincident_srp(X, self._gains)
         B, F, M, _ = X.shape
         C = phat_cross_spectra(X, self.pairs)  # (B, F, P)
         feats = torch.cat([C.real, C.imag], dim=-1).reshape(B, -1)  # (B, F * 2P)

@@ -29,6 +29,7 @@ from soundloc.scenes.mix import (
     active_region,
     colored_noise,
     convolve,
+    diffuse_foa_noise,
     diffuse_noise,
     noise_gain,
     peak_gain,
@@ -173,7 +174,7 @@ def _place(rng: np.random.Generator, ctx: ClipContext, drafts: list[dict]):
         if pose is None:  # pragma: no cover - an empty avoid list always succeeds
             continue
         centre = np.asarray(pose.position)
-        mics = ctx.array.placed(pose.position, pose.yaw, pose.pitch, pose.roll)
+        mics = _capture_points(ctx.array, pose)
         if np.any(mics < 0) or np.any(mics > np.asarray(room.dims)):
             continue
         statics = [centre]
@@ -203,6 +204,13 @@ def _place(rng: np.random.Generator, ctx: ClipContext, drafts: list[dict]):
         f"could not place the array and {len(drafts)} sources in {PLACEMENT_ATTEMPTS} rooms; "
         "lower placement.min_separation / wall_clearance or make the rooms larger"
     )
+
+
+def _capture_points(array, pose: ArrayPose) -> np.ndarray:
+    """Absolute points the RIRs are computed at: every mic, or the one centre of an FOA array."""
+    if array.is_coincident:
+        return np.asarray(pose.position, dtype=np.float64)[None, :]
+    return array.placed(pose.position, pose.yaw, pose.pitch, pose.roll)
 
 
 def _measured_rt60(rirs: np.ndarray, fs: int) -> float | None:
@@ -244,11 +252,12 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
 
     points = [t.positions for t in trajs] + ([noise_pos[None, :]] if noise_pos is not None else [])
     rir_seed = int(rng.integers(2**31 - 1))
+    foa_rotation = pose.rotation if ctx.array.is_coincident else None
     rirs = compute_rirs(room.dims, room.rt60, mics, np.concatenate(points, axis=0), fs,
-                        backend=cfg.rir_backend, max_order=cfg.max_order, seed=rir_seed)
+                        backend=cfg.rir_backend, max_order=cfg.max_order, seed=rir_seed, foa_rotation=foa_rotation)
 
     # events
-    m = mics.shape[0]
+    m = rirs.shape[1]
     sources = np.zeros((m, n_clip))
     active = np.zeros(n_clip, dtype=bool)
     xfade = int(round(cfg.events.crossfade * fs))
@@ -282,7 +291,10 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
     mixture = sources
     if cfg.noise.kind != "none":
         if cfg.noise.kind == "diffuse":
-            noise = diffuse_noise(rng, ctx.array.positions, n_clip, fs, cfg.noise.color)
+            if ctx.array.is_coincident:
+                noise = diffuse_foa_noise(rng, n_clip, fs, cfg.noise.color)
+            else:
+                noise = diffuse_noise(rng, ctx.array.positions, n_clip, fs, cfg.noise.color)
         else:
             h = rirs[-1]
             dry_noise = colored_noise(rng, (n_clip + h.shape[1],), fs, cfg.noise.color)

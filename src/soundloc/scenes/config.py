@@ -158,7 +158,8 @@ class ArrayConfig:
     """The microphone array and its orientation distribution.
 
     Attributes:
-        name: a preset of :data:`soundloc.geometry.PRESETS` or a path to an array JSON file.
+        name: a preset of :data:`soundloc.geometry.PRESETS`, ``"foa"`` (first-order ambisonics,
+            ACN/SN3D; needs ``rir_backend: fast``) or a path to an array JSON file.
         yaw, pitch, roll: orientation ranges in degrees (see :func:`~soundloc.geometry.rotation_matrix`).
             Labels are always in the array's own frame.
     """
@@ -175,7 +176,8 @@ class ArrayConfig:
             object.__setattr__(self, f, _range(f"array.{f}", getattr(self, f), lo=-360.0, hi=360.0, unit="deg"))
 
     def resolve(self):
-        """The :class:`~soundloc.geometry.MicArray` (ValueError for an unknown name)."""
+        """The :class:`~soundloc.geometry.MicArray` or :class:`~soundloc.ambisonics.FoaFormat`
+        (ValueError for an unknown name)."""
         from soundloc.geometry import get_array
 
         return get_array(self.name)
@@ -339,6 +341,7 @@ class SceneConfig:
         s(self, "peak_dbfs", _number("peak_dbfs", self.peak_dbfs, lo=-60.0, hi=0.0, unit="dBFS"))
         self._check_geometry()
         self._check_events()
+        self._check_array()
 
     # -- cross-section checks ---------------------------------------------
     def _check_geometry(self) -> None:
@@ -365,6 +368,13 @@ class SceneConfig:
                 f"placement.min_separation: {need} points {p.min_separation:g} m apart do not fit in the smallest "
                 f"room ({r.width[0]:g} x {r.length[0]:g} m minus {clr:g} m clearance)"
             )
+
+    def _check_array(self) -> None:
+        from soundloc.ambisonics import FOA_NAMES
+
+        if self.array.name.lower() in FOA_NAMES and self.rir_backend != "fast":
+            raise ValueError(f"array.name: '{self.array.name}' (first-order ambisonics) needs rir_backend 'fast', "
+                             f"got '{self.rir_backend}'")
 
     def _check_events(self) -> None:
         e = self.events

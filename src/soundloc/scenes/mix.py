@@ -180,6 +180,17 @@ def diffuse_noise(
     return _unit_std(np.fft.irfft(mixed, n=n, axis=-1))
 
 
+def diffuse_foa_noise(rng: np.random.Generator, n: int, fs: int, color: str = "pink") -> np.ndarray:
+    """Spherically isotropic (diffuse) noise in ACN/SN3D first-order ambisonics, ``(4, n)``.
+
+    A diffuse field encodes to mutually uncorrelated channels with energies ``1, 1/3, 1/3, 1/3``
+    (:data:`soundloc.ambisonics.DIFFUSE_STD`): independent coloured noises, W at unit variance.
+    """
+    from soundloc.ambisonics import DIFFUSE_STD
+
+    return colored_noise(rng, (4, int(n)), fs, color) * DIFFUSE_STD[:, None]
+
+
 def noise_gain(signal: np.ndarray, noise: np.ndarray, snr_db: float, active: np.ndarray | None = None) -> float:
     """Gain for ``noise`` so that ``signal`` over ``noise`` is ``snr_db``.
 

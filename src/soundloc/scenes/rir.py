@@ -107,6 +107,7 @@ def compute_rirs(
     backend: str = "ism",
     max_order: int | None = None,
     seed: int = 0,
+    foa_rotation: np.ndarray | None = None,
 ) -> np.ndarray:
     """RIRs from every source to every mic.
 
@@ -120,6 +121,9 @@ def compute_rirs(
         max_order: cap on the image-source order (None = what the RT60 needs; for ``"fast"``, a
             cap on the early image sources it renders).
         seed: seeds any randomness of the backend (deterministic output for a seed).
+        foa_rotation: ``(3, 3)`` rotation (array frame -> room frame) of a first-order ambisonics
+            array whose centre is the one row of ``mic_positions``: the output then has the 4
+            ACN/SN3D channels (``"fast"`` backend only; see :mod:`soundloc.scenes.rir_fast`).
 
     Returns:
         ``(S, M, L)`` float32 impulse responses. Sample 0 is the source emission time, so the
@@ -155,6 +159,11 @@ def compute_rirs(
     if np.any(gap < 1e-3):
         raise ValueError("a source is within 1 mm of a microphone; the direct path would be infinite")
     sabine_absorption(dims, float(rt60), SPEED_OF_SOUND)  # same feasibility rule for every backend
+    extra = {}
+    if foa_rotation is not None:
+        if backend != "fast":
+            raise ValueError(f"FOA (first-order ambisonics) RIRs need the 'fast' backend, not '{backend}'")
+        extra["foa_rotation"] = foa_rotation
     return RIR_BACKENDS[backend](
-        dims, float(rt60), pts["mic"], pts["source"], int(fs), max_order=max_order, seed=seed,
+        dims, float(rt60), pts["mic"], pts["source"], int(fs), max_order=max_order, seed=seed, **extra,
     )

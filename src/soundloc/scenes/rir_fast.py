@@ -27,6 +27,14 @@ Model (shoebox, frequency-independent walls, the same amplitude convention as py
 * A zero-phase 10 Hz high-pass (2nd-order Butterworth, forward-backward) removes the DC of the
   all-positive image sum, as pyroomacoustics does by default.
 
+**First-order ambisonics** (``foa_rotation`` given, ``mic_positions`` = the one centre point):
+every image source is encoded into ACN/SN3D first-order spherical-harmonic gains of its
+direction seen from the centre, *in the array's own frame* (``R^T (image - centre)``, ``R`` the
+array's rotation), times its omni contribution above — exact for the early part. The tail gets
+the statistics of a diffuse field in SN3D FOA: independent Gaussian noise per channel, W with the
+omni tail's energy and X, Y, Z each with 1/3 of it (the mean of ``u_x^2`` over the sphere), so
+the channels are mutually uncorrelated and uncorrelated with W.
+
 What it does not model: frequency-dependent absorption or air absorption (the tail is white and
 has one RT60 at all frequencies), scattering within the early part (specular reflections only),
 source/mic directivity, per-wall materials; the late part carries no directional information.
@@ -49,6 +57,7 @@ from typing import Sequence
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+from soundloc.ambisonics import DIFFUSE_STD, sh_gains
 from soundloc.geometry import SPEED_OF_SOUND
 from soundloc.scenes.acoustics import diffuse_coherence, eyring_absorption, room_volume_surface, sabine_absorption
 
@@ -205,6 +214,7 @@ def fast_rirs(
     max_order: int | None = None,
     seed: int = 0,
     config: FastRIRConfig | None = None,
+    foa_rotation: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fast RIRs (see the module docstring for the model); arguments as :func:`compute_rirs`.
 
@@ -218,6 +228,9 @@ def fast_rirs(
             (the tail level is still matched to the complete image set). None: all of them.
         seed: seeds the tail noise; the output is bit-identical for the same arguments and seed.
         config: backend options, :class:`FastRIRConfig` defaults if None.
+        foa_rotation: ``(3, 3)`` rotation of a first-order ambisonics array (array frame -> room
+            frame, :func:`soundloc.geometry.rotation_matrix`); ``mic_positions`` is then its one
+            centre point ``(1, 3)`` and the output has the 4 ACN/SN3D channels (``M = 4``).
 
     Returns:
         ``(S, M, L)`` float32, ``L = 40 + ceil(max(rt60, max_s t_tr_s + 10 ms) * fs) + 41``; the
@@ -235,7 +248,15 @@ def fast_rirs(
     alpha = eyring_absorption(dims, rt60, c) if cfg.absorption == "eyring" else a_sabine
     beta = math.sqrt(1.0 - alpha)  # pressure reflection coefficient
 
+    foa = foa_rotation is not None
+    if foa:
+        rot = np.asarray(foa_rotation, dtype=np.float64)
+        if rot.shape != (3, 3) or not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6):
+            raise ValueError(f"foa_rotation must be a (3, 3) rotation matrix, got shape {rot.shape}")
+        if len(mics) != 1:
+            raise ValueError(f"FOA RIRs need the array's one centre point as mic_positions, got {len(mics)} points")
     n_mic = len(mics)
+    n_out = 4 if foa else n_mic
     center = mics.mean(axis=0)
     array_radius = float(np.max(np.linalg.norm(mics - center, axis=1)))
     # transition: transition_time after the first direct-path arrival of each source
@@ -256,7 +277,7 @@ def fast_rirs(
     rng = np.random.default_rng(seed)
     n_noise = length - int(n_tr.min())  # every source's tail is a prefix of this much noise
     chol = _coherence_factor(mics, n_noise, fs, c) if cfg.tail and cfg.coherent_tail and n_mic > 1 else None
-    out = np.zeros((len(srcs), n_mic, length), dtype=np.float64)
+    out = np.zeros((len(srcs), n_out, length), dtype=np.float64)
     rows = np.arange(n_mic)
     for s, src in enumerate(srcs):
         r_tr = c * t_tr[s]
@@ -266,7 +287,13 @@ def fast_rirs(
         amp = np.power(beta, hits)[:, None] / dist
         render = early if max_order is None else early & (hits[:, None] <= max_order)
         i_img, i_mic = np.nonzero(render)
-        _render(out[s], dist[i_img, i_mic] / c * fs + FAST_DELAY_SAMPLES, amp[i_img, i_mic], rows[i_mic])
+        tau = dist[i_img, i_mic] / c * fs + FAST_DELAY_SAMPLES
+        if foa:  # each image once per channel, weighted by the SH gains of its array-frame direction
+            gains = sh_gains((pos[i_img] - center) @ rot)  # (P, 4); rows of R^T (p - c)
+            p_amp = amp[i_img, i_mic][:, None] * gains
+            _render(out[s], np.repeat(tau, 4), p_amp.ravel(), np.tile(np.arange(4), len(tau)))
+        else:
+            _render(out[s], tau, amp[i_img, i_mic], rows[i_mic])
         if not cfg.tail:
             continue
         # mean image energy per sample arriving in [t_tr - window, t_tr), direct path excluded,
@@ -280,7 +307,10 @@ def fast_rirs(
             level0 = 4.0 * math.pi * c / (volume * fs) * math.exp(-decay_per_s * t_tr[s])
         t_env = np.arange(length - n_tr[s]) / fs  # seconds after the transition
         env = np.sqrt(level0) * np.exp(-0.5 * decay_per_s * t_env)
-        noise = _diffuse_noise(chol, n_mic, n_noise, rng)[:, : length - n_tr[s]]
+        if foa:  # diffuse field in SN3D FOA: uncorrelated channels, X/Y/Z at 1/3 of W's energy
+            noise = rng.standard_normal((4, n_noise))[:, : length - n_tr[s]] * DIFFUSE_STD[:, None]
+        else:
+            noise = _diffuse_noise(chol, n_mic, n_noise, rng)[:, : length - n_tr[s]]
         out[s, :, n_tr[s]:] += noise * env[None, :]
     if cfg.highpass_hz > 0:
         sos = butter(2, cfg.highpass_hz, btype="highpass", fs=fs, output="sos")
