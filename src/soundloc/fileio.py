@@ -153,8 +153,8 @@ def load_json(path: str | Path, *, what: str = "file") -> Any:
     """Parse the JSON file ``path``; every problem is a one-line ``ValueError`` naming it.
 
     ``what`` starts the message (e.g. ``"array file"``): ``"array file 'a.json' does not exist"``,
-    ``"... is not valid JSON: Expecting value: line 1 column 1 (char 0)"``, ``"... (not UTF-8
-    text (a binary file?)"``, ``"... is nested too deeply"``, ``"... cannot be read: permission
+    ``"... is not valid JSON: Expecting value: line 1 column 1 (char 0)"``, ``"... is not valid JSON
+    (not UTF-8 text: a binary file?)"``, ``"... is nested too deeply"``, ``"... cannot be read: permission
     denied"``.
     """
     p = Path(path)
