@@ -468,10 +468,16 @@ def load_config(path: str | Path) -> SceneConfig:
     if not p.is_file():
         raise FileNotFoundError(f"config file '{p}' does not exist")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"config file '{p}' is not valid YAML (not UTF-8 text: a binary file?)") from None
+    except RecursionError:
+        raise ValueError(f"config file '{p}' is nested too deeply to be a scene config") from None
     except yaml.YAMLError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else "parse error"
         raise ValueError(f"config file '{p}' is not valid YAML: {first}") from None
+    except OSError as e:
+        raise ValueError(f"config file '{p}' cannot be read: {(e.strerror or str(e)).lower()}") from None
     try:
         return SceneConfig.from_dict(data or {})
     except ValueError as e:
