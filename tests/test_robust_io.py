@@ -17,11 +17,17 @@ import pytest
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "doa"))
-from doa_test_signals import plane_wave  # noqa: E402
+from doa_test_signals import plane_wave
 
-from soundloc.cli import main  # noqa: E402
-from soundloc.fileio import OutputError, atomic_path, check_writable, load_json, write_text_atomic  # noqa: E402
-from soundloc.geometry import MAX_MICS, MicArray, get_array  # noqa: E402
+from soundloc.cli import main
+from soundloc.fileio import (
+    OutputError,
+    atomic_path,
+    check_writable,
+    load_json,
+    write_text_atomic,
+)
+from soundloc.geometry import MAX_MICS, MicArray, get_array
 
 ISSUE_POSITIONS = [[50, 0, 0], [0, 50, 0], [-50, 0, 0], [0, -50, 0]]  # the issue's array, in mm
 
@@ -167,10 +173,9 @@ def test_output_error_names_the_final_path_not_the_temp_file(tmp_path):
     def boom(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / ".out.txt.abcd1234.tmp"))
 
-    with pytest.raises(OutputError) as e:
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            boom()
+    with pytest.raises(OutputError) as e, atomic_path(target) as tmp:
+        tmp.write_text("half")
+        boom()
     assert str(e.value) == f"cannot write {target}: no space left on device"
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(target)
     assert list(tmp_path.iterdir()) == []  # temp file removed, no target

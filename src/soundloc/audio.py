@@ -24,8 +24,8 @@ What counts as a bad signal (:func:`validate_waveform`):
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -260,7 +260,7 @@ def read_audio(
 _resample = resample  # read_audio's `resample` keyword shadows the function name
 
 
-def audio_info(path: str | os.PathLike, *, what: str = "audio file") -> "sf._SoundFileInfo":
+def audio_info(path: str | os.PathLike, *, what: str = "audio file") -> sf._SoundFileInfo:
     """``soundfile.info`` of ``path`` (``.frames``, ``.samplerate``, ``.channels``) without
     decoding it; :class:`AudioError` naming the file when it is missing, a folder or unreadable
     (``"clip file missing: out/audio/train/clip_000003.flac"`` with ``what="clip file"``)."""

@@ -18,9 +18,10 @@ import errno as _errno
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 __all__ = ["TEMP_SUFFIX", "OutputError", "atomic_path", "check_writable", "load_json", "output_error",
            "write_json_atomic", "write_text_atomic"]
@@ -53,7 +54,7 @@ class OutputError(OSError):
         return str(self.strerror)
 
 
-def output_error(path: str | os.PathLike, err: BaseException | int | None, detail: str | None = None) -> OutputError:
+def output_error(path: str | os.PathLike[str], err: BaseException | int | None, detail: str | None = None) -> OutputError:
     """An :class:`OutputError` for ``path`` from an ``OSError`` (or an errno, or ``None`` with a
     ``detail`` text): ``"cannot write PATH: <reason>"``."""
     if isinstance(err, OutputError):
@@ -139,9 +140,8 @@ def check_writable(path: str | Path) -> None:
 
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write UTF-8 ``text`` (``\\n`` newlines) to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
 
 
 def write_json_atomic(path: str | Path, obj: Any, *, indent: int | None = 2, sort_keys: bool = False) -> None:

@@ -16,11 +16,10 @@ source hear it first, so their delay is negative).
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -209,14 +208,14 @@ class MicArray:
 
     # -- construction ----------------------------------------------------
     @classmethod
-    def preset(cls, name: str) -> "MicArray":
+    def preset(cls, name: str) -> MicArray:
         """A named preset (see :data:`PRESETS`)."""
         if name not in PRESETS:
             raise ValueError(f"unknown array '{name}'; presets: {', '.join(sorted(PRESETS))} (or a .json file)")
         return cls(name=name, positions=PRESETS[name][0]())
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "MicArray":
+    def from_json(cls, path: str | Path) -> MicArray:
         """Load ``{"name": ..., "positions": [[x, y, z], ...], "units": "m"}`` (see :meth:`from_dict`).
 
         A simulated dataset's ``dataset.json`` works too (its ``"array"`` entry, in metres, is
@@ -246,7 +245,7 @@ class MicArray:
         return {"name": self.name, "positions": self.positions.tolist(), "units": "m"}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "MicArray":
+    def from_dict(cls, data: dict) -> MicArray:
         """An array from ``{"name": str, "positions": [[x, y, z], ...], "units": "m"|"cm"|"mm"}``.
 
         ``"units"`` (default metres) scales the positions to metres. Without it, an aperture over
@@ -260,7 +259,7 @@ class MicArray:
         return cls._from_data(data, where=f"array '{data.get('name', 'array')}'", default_name="array")
 
     @classmethod
-    def _from_data(cls, data: dict, *, where: str, default_name: str, default_units: str | None = None) -> "MicArray":
+    def _from_data(cls, data: dict, *, where: str, default_name: str, default_units: str | None = None) -> MicArray:
         units = data.get("units", default_units)
         if units is not None and units not in LENGTH_UNITS:
             raise ValueError(f"{where}: \"units\" must be one of {', '.join(LENGTH_UNITS)}, got {units!r}")
@@ -319,7 +318,7 @@ class MicArray:
         return np.stack([i, j], axis=1)
 
     # -- transforms ------------------------------------------------------
-    def rotated(self, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> "MicArray":
+    def rotated(self, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> MicArray:
         """The array rotated about its centre by :func:`rotation_matrix`."""
         r = rotation_matrix(yaw_deg, pitch_deg, roll_deg)
         c = self.center
@@ -510,7 +509,7 @@ class AzimuthArcGrid(AzimuthGrid):
             raise ValueError(f"arc grid resolution must be > 0 degrees, got {resolution_deg}")
         if not 0 < span < 360:
             raise ValueError(f"arc grid needs 0 < stop_deg - start_deg < 360, got {start_deg} to {stop_deg}")
-        n = int(round(span / resolution_deg)) + 1
+        n = round(span / resolution_deg) + 1
         if n < 3:
             raise ValueError(f"arc grid needs >= 3 points, got {n} ({start_deg} to {stop_deg} in {resolution_deg} degree steps)")
         az = float(start_deg) + span * np.arange(n) / (n - 1)
@@ -521,7 +520,7 @@ class AzimuthArcGrid(AzimuthGrid):
         self.stop_deg = float(stop_deg)
 
     @classmethod
-    def half_plane(cls, array: MicArray, resolution_deg: float = 1.0) -> "AzimuthArcGrid":
+    def half_plane(cls, array: MicArray, resolution_deg: float = 1.0) -> AzimuthArcGrid:
         """The horizontal half-plane on one side of a linear horizontal ``array``'s axis.
 
         A linear array hears the mirror image of a direction about its axis with the same

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenes"))
-from scene_helpers import make_corpus  # noqa: E402
+from scene_helpers import make_corpus
 
-from soundloc.cli import main  # noqa: E402
+from soundloc.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -188,9 +188,9 @@ def test_too_many_clips_for_the_disk_are_refused_before_writing(tmp_path, capsys
 
 
 def test_preflight_estimate_matches_a_real_dataset(tmp_path, corpus):
-    from soundloc.scenes.writer import generate_dataset, preflight
-
     from scene_helpers import small_config
+
+    from soundloc.scenes.writer import generate_dataset, preflight
 
     cfg = small_config(corpus, num_clips=4)
     est = preflight(tmp_path / "ds", cfg)
@@ -203,12 +203,11 @@ def test_preflight_estimate_matches_a_real_dataset(tmp_path, corpus):
 
 def test_resume_scan_of_a_million_clips_is_fast(tmp_path, corpus):
     """Planning what is left to do lists each folder once (no per-clip stat calls)."""
-    from soundloc.scenes.clip import ClipContext
-    from soundloc.scenes.writer import _complete_indices
-
     from scene_helpers import small_config
 
     from soundloc.corpus import get_corpus
+    from soundloc.scenes.clip import ClipContext
+    from soundloc.scenes.writer import _complete_indices
 
     ctx = ClipContext(small_config(corpus, num_clips=1_000_000), 0, get_corpus(str(corpus)))
     for sub, ext in (("audio", "flac"), ("metadata", "csv"), ("metadata", "json")):
@@ -244,7 +243,7 @@ def test_binary_and_deeply_nested_yaml_name_the_file(content, words, tmp_path, c
 def test_inspect_deleted_clip_names_it(tmp_path, corpus, capsys):
     out = tmp_path / "ds"
     assert main(_sim(out, corpus)) == 0
-    victim = sorted((out / "audio").rglob("*.flac"))[0]
+    victim = min((out / "audio").rglob("*.flac"))
     victim.unlink()
     capsys.readouterr()
     assert main(["inspect", str(out), "--no-plot"]) == 2
@@ -257,7 +256,7 @@ def test_corrupt_clip_json_names_the_file(tmp_path, corpus, capsys):
     assert main(_sim(out, corpus)) == 0
     capsys.readouterr()
     (out / "manifest.jsonl").unlink()  # the reader falls back to the per-clip JSON files
-    bad = sorted((out / "metadata").rglob("clip_*.json"))[0]
+    bad = min((out / "metadata").rglob("clip_*.json"))
     bad.write_text("{truncated")
     assert main(["inspect", str(out), "--no-plot"]) == 2
     _one_error(capsys, str(bad), "not valid JSON", command="inspect")

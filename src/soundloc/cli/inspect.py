@@ -20,7 +20,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from soundloc.data.summary import format_summary, plot_summary, summarize_dataset
-
     from soundloc.fileio import check_writable
 
     root = Path(args.dataset)

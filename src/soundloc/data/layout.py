@@ -102,7 +102,7 @@ def soundloc_entries(root: Path, split: str | None) -> list[FileEntry]:
         for p in sorted((root / "metadata").glob("*/*.json")):
             m = load_json(p, what="clip metadata")
             if not isinstance(m, dict):
-                raise ValueError(f"clip metadata '{p}' is not a JSON object")
+                raise ValueError(f"clip metadata '{p}' is not a JSON object")  # noqa: TRY004 - user input
             metas.append(m)
         metas.sort(key=lambda m: m.get("index", 0) if isinstance(m.get("index", 0), int) else 0)
     out = []

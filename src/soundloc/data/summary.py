@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from soundloc.data.dcase import LABEL_HOP_S, num_label_frames, read_dcase_csv
-from soundloc.fileio import atomic_path
 from soundloc.data.layout import open_dataset
+from soundloc.fileio import atomic_path
 
 
 @dataclass
@@ -122,7 +122,7 @@ def summarize_dataset(root: str | os.PathLike, *, split: str | None = None) -> D
                 for t in np.unique(lab.track[lab.class_index == k]):
                     class_events[k] += _runs(np.unique(lab.frame[(lab.class_index == k) & (lab.track == t)]))
     last = int(np.flatnonzero(poly)[-1]) + 1 if np.any(poly) else 1
-    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)
     return DatasetSummary(
         root=root, layout=layout, class_names=class_names, files_per_split=files_per_split, seconds=seconds,
         channels=channels, fs=fs, class_frames=class_frames, class_events=class_events, polyphony=poly[:last],

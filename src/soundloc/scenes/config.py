@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]
@@ -395,7 +396,7 @@ class SceneConfig:
         return _to_plain(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SceneConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> SceneConfig:
         """Build from a (possibly partial) nested dict; missing keys take the defaults.
 
         Raises:
@@ -403,7 +404,7 @@ class SceneConfig:
         """
         return _build(cls, data, "")
 
-    def replace(self, **changes: Any) -> "SceneConfig":
+    def replace(self, **changes: Any) -> SceneConfig:
         """A copy with top-level fields replaced (sections may be given as dicts of changes)."""
         d = self.to_dict()
         for k, v in changes.items():

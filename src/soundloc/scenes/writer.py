@@ -44,9 +44,10 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from soundloc.fileio import TEMP_SUFFIX, load_json, write_json_atomic, write_text_atomic
 
@@ -393,7 +394,7 @@ def build_manifest(out: str | os.PathLike) -> list[dict]:
     for p in sorted((out / "metadata").glob("*/clip_*.json")):
         m = load_json(p, what="clip metadata")
         if not isinstance(m, dict) or not isinstance(m.get("index"), int):
-            raise ValueError(f"clip metadata '{p}' is not a soundloc clip record (no integer 'index')")
+            raise ValueError(f"clip metadata '{p}' is not a soundloc clip record (no integer 'index')")  # noqa: TRY004
         metas.append(m)
     metas.sort(key=lambda m: m["index"])
     write_text_atomic(out / "manifest.jsonl", "".join(json.dumps(m) + "\n" for m in metas))
