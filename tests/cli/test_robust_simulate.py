@@ -307,3 +307,22 @@ def test_inspect_plot_with_an_unknown_format(tmp_path, corpus, capsys):
     capsys.readouterr()
     assert main(["inspect", str(out), "--plot", str(tmp_path / "p.xyz")]) == 2
     _one_error(capsys, "--plot", "'xyz'", "png", command="inspect")
+
+
+def test_nested_new_folders_are_removed_after_a_failed_run(tmp_path, corpus, capsys, monkeypatch):
+    import soundloc.audio
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(soundloc.audio.sf, "write", full)
+    assert main(_sim(tmp_path / "a" / "b" / "out", corpus)) == 2
+    capsys.readouterr()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_terminal_run_says_what_it_plans(tmp_path, corpus, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["simulate", str(tmp_path / "ds"), "--preset", "tiny", "--clips", "2", "--corpus", str(corpus)]) == 0
+    err = capsys.readouterr().err
+    assert "simulating 2 clips" in err and "planning 2 clips (2 to simulate, about" in err and "free)" in err

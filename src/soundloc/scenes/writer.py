@@ -365,7 +365,18 @@ def _read_own_header(out: Path) -> dict | None:
 
 
 def _has_clips(out: Path, header: dict) -> bool:
-    return next(_our_clip_files(out, header), None) is not None
+    """Whether any finished clip file (not a temp file) of ``header``'s dataset is under ``out``."""
+    return any(not p.name.startswith(".") for p in _our_clip_files(out, header))
+
+
+def _missing_folders(out: Path) -> list[Path]:
+    """``out`` and those of its parents that do not exist yet, innermost first."""
+    missing = []
+    p = out
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    return missing
 
 
 def _prepare_folder(out: Path, header: dict, overwrite: bool) -> bool:
@@ -434,10 +445,8 @@ def estimate_clip_bytes(config) -> int:
 
 
 def _free_bytes(out: Path) -> int:
-    p = out
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return int(shutil.disk_usage(p).free)
+    missing = _missing_folders(out)
+    return int(shutil.disk_usage(missing[-1].parent if missing else out).free)
 
 
 def preflight(out: str | os.PathLike, config, *, overwrite: bool = False) -> Preflight:
@@ -547,9 +556,10 @@ def generate_dataset(
         raise ValueError(f"corpus '{config.corpus}' has no audio clips")
     ctx = ClipContext(config, seed, corpus)
     header = dataset_header(config, seed, corpus, ctx.plan, ctx.array)
-    existed = out.exists()
-    created = _prepare_folder(out, header, overwrite)
+    new_dirs = _missing_folders(out)
+    created = False
     try:
+        created = _prepare_folder(out, header, overwrite)
         _clean_temp_files(out)
         done = _complete_indices(out, ctx.plan, config.audio_format)
         skipped = len(done)
@@ -577,11 +587,11 @@ def generate_dataset(
     except BaseException:
         if created and not _has_clips(out, header):  # nothing to resume: leave no residue
             _remove_ours(out, header)
-            if not existed:
-                try:
-                    out.rmdir()
-                except OSError:
-                    pass
+        for d in new_dirs:  # folders this run made, innermost first, if still empty
+            try:
+                d.rmdir()
+            except OSError:
+                break
         raise
     return GenerateReport(out=out, num_clips=config.num_clips, generated=n_todo, skipped=skipped,
                           seconds=time.perf_counter() - t0, disk_bytes=disk_usage(out), counts=dict(ctx.plan.counts))
