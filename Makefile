@@ -3,6 +3,11 @@
 # Both create ./.venv on first use and install everything into it.
 PYTHON ?= python3
 VENV   ?= .venv
+# Package index for torch, empty = pip's configured sources (unchanged behaviour). A plain PyPI
+# install of torch on Linux is the multi-GB CUDA build; for the CPU-only build use
+#   make TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# and for a given CUDA version e.g. TORCH_INDEX=https://download.pytorch.org/whl/cu126.
+TORCH_INDEX ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.soundloc-installed
 
@@ -12,8 +17,8 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	# CPU build of torch first, so nothing later pulls a CUDA build.
-	$(BIN)/pip install -q torch==2.13.0
+	# torch first, from TORCH_INDEX when given, so nothing later pulls another build.
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	# tinysoundfont declares pyaudio (unused for synthesis, needs PortAudio headers): skip its deps.
 	$(BIN)/pip install -q --no-deps tinysoundfont==0.3.7
 	$(BIN)/pip install -q -e '.[dev]'

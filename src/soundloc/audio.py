@@ -24,17 +24,18 @@ What counts as a bad signal (:func:`validate_waveform`):
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import soundfile as sf
 
-from soundloc.fileio import atomic_path
+from soundloc.fileio import atomic_path, output_error
 
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioError",
+    "audio_info",
     "list_audio_files",
     "read_audio",
     "resample",
@@ -259,6 +260,22 @@ def read_audio(
 _resample = resample  # read_audio's `resample` keyword shadows the function name
 
 
+def audio_info(path: str | os.PathLike, *, what: str = "audio file") -> sf._SoundFileInfo:
+    """``soundfile.info`` of ``path`` (``.frames``, ``.samplerate``, ``.channels``) without
+    decoding it; :class:`AudioError` naming the file when it is missing, a folder or unreadable
+    (``"clip file missing: out/audio/train/clip_000003.flac"`` with ``what="clip file"``)."""
+    p = Path(path)
+    if not p.exists():
+        raise AudioError(f"{what} missing: {p}")
+    if p.is_dir():
+        raise AudioError(f"{p}: is a directory, not an audio file")
+    try:
+        return sf.info(str(p))
+    except (sf.SoundFileError, RuntimeError, OSError, EOFError) as e:
+        msg = str(e).replace(f"Error opening {str(p)!r}: ", "").strip().splitlines()
+        raise AudioError(f"{p}: cannot read audio header ({msg[0] if msg else type(e).__name__})") from None
+
+
 # ---------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------
@@ -307,7 +324,26 @@ def write_audio(
                 + (" or use subtype='FLOAT'" if suffix == ".wav" else "")
             )
     with atomic_path(p) as tmp:
-        sf.write(tmp, np.ascontiguousarray(a.T), int(fs), subtype=st, format=fmt)
+        try:
+            sf.write(tmp, np.ascontiguousarray(a.T), int(fs), subtype=st, format=fmt)
+        except sf.SoundFileRuntimeError as e:  # libsndfile's "System error." hides the errno
+            raise _write_failure(p, e, a.nbytes) from None
+
+
+def _write_failure(p: Path, e: Exception, nbytes: int) -> OSError:
+    """An :class:`~soundloc.fileio.OutputError` naming ``p`` for a libsndfile write error: "no
+    space left on device" when the folder's file system has less room than the data needs."""
+    import errno
+    import shutil
+
+    try:
+        free = shutil.disk_usage(p.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < nbytes + (1 << 20):
+        return output_error(p, errno.ENOSPC)
+    detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return output_error(p, errno.EIO, f"libsndfile failed ({detail.rstrip('.')})")
 
 
 # ---------------------------------------------------------------------------

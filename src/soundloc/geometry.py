@@ -16,11 +16,10 @@ source hear it first, so their delay is negative).
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -28,6 +27,21 @@ from soundloc.ambisonics import FOA_NAMES, FoaFormat, is_foa_dict
 
 SPEED_OF_SOUND = 343.0
 """Default speed of sound in m/s (about 20 degrees C). Always a parameter, never a global to mutate."""
+
+MAX_MICS = 256
+"""Most microphones a :class:`MicArray` may have. Pairwise methods work on ``M (M - 1) / 2`` mic
+pairs (32 640 at 256); larger arrays would exhaust memory long before giving an answer."""
+
+LENGTH_UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+"""Units an array file's ``"units"`` field may name, with their size in metres."""
+
+APERTURE_WARN_M = 1.0
+"""An array file without ``"units"`` whose aperture exceeds this many metres gets a warning."""
+
+APERTURE_REFUSE_M = 2.0
+"""An array file without ``"units"`` whose aperture exceeds this many metres is refused: positions
+in millimetres or centimetres read as metres give a confident wrong direction. Distributed arrays
+that large are fine with ``"units": "m"``."""
 
 
 # ---------------------------------------------------------------------------
@@ -171,6 +185,8 @@ class MicArray:
             pos = np.hstack([pos, np.zeros((pos.shape[0], 1))])
         if pos.shape[0] < 2:
             raise ValueError(f"array '{self.name}': need at least 2 microphones, got {pos.shape[0]}")
+        if pos.shape[0] > MAX_MICS:
+            raise ValueError(f"array '{self.name}': {pos.shape[0]} microphones; soundloc supports at most {MAX_MICS}")
         if not np.all(np.isfinite(pos)):
             raise ValueError(f"array '{self.name}': positions contain NaN or infinity")
         d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
@@ -194,50 +210,76 @@ class MicArray:
 
     # -- construction ----------------------------------------------------
     @classmethod
-    def preset(cls, name: str) -> "MicArray":
+    def preset(cls, name: str) -> MicArray:
         """A named preset (see :data:`PRESETS`)."""
         if name not in PRESETS:
             raise ValueError(f"unknown array '{name}'; presets: {', '.join(sorted(PRESETS))} (or a .json file)")
         return cls(name=name, positions=PRESETS[name][0]())
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "MicArray":
-        """Load ``{"name": ..., "positions": [[x, y, z], ...]}`` (metres).
+    def from_json(cls, path: str | Path) -> MicArray:
+        """Load ``{"name": ..., "positions": [[x, y, z], ...], "units": "m"}`` (see :meth:`from_dict`).
 
-        A simulated dataset's ``dataset.json`` works too (its ``"array"`` entry is used), so
-        ``soundloc localize OUT/audio/test --array OUT/dataset.json`` needs no separate array file.
+        A simulated dataset's ``dataset.json`` works too (its ``"array"`` entry, in metres, is
+        used), so ``soundloc localize OUT/audio/test --array OUT/dataset.json`` needs no separate
+        array file. Every error is a one-line ``ValueError`` naming the file.
         """
+        from soundloc.fileio import load_json
+
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ValueError(f"array file '{path}' does not exist") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"array file '{path}' is not valid JSON: {e}") from None
+        where = f"array file '{path}'"
+        data = load_json(path, what="array file")
+        units = None
         if isinstance(data, dict) and "positions" not in data and isinstance(data.get("array"), dict):
             data = data["array"]  # a soundloc dataset.json: the array its clips were recorded with
+            units = "m"
         if not isinstance(data, dict) or "positions" not in data:
-            raise ValueError(f"array file '{path}' must be an object with a 'positions' list of [x, y, z]")
-        try:
-            pos = np.asarray(data["positions"], dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(f"array file '{path}': 'positions' must be a list of [x, y, z] numbers") from None
-        return cls(name=str(data.get("name", path.stem)), positions=pos)
+            raise ValueError(f"{where} must be an object with a 'positions' list of [x, y, z]")
+        return cls._from_data(data, where=where, default_name=path.stem, default_units=units)
 
     def to_json(self, path: str | Path) -> None:
-        """Write ``{"name", "positions"}`` JSON (atomic: temp file then rename)."""
+        """Write ``{"name", "positions", "units": "m"}`` JSON (atomic: temp file then rename)."""
         from soundloc.fileio import write_json_atomic
 
         write_json_atomic(path, self.to_dict())
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "positions": self.positions.tolist()}
+        return {"name": self.name, "positions": self.positions.tolist(), "units": "m"}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "MicArray":
+    def from_dict(cls, data: dict) -> MicArray:
+        """An array from ``{"name": str, "positions": [[x, y, z], ...], "units": "m"|"cm"|"mm"}``.
+
+        ``"units"`` (default metres) scales the positions to metres. Without it, an aperture over
+        :data:`APERTURE_REFUSE_M` (2 m) is refused with a message naming the likely unit (positions
+        in mm or cm read as metres give confident wrong directions) and one over
+        :data:`APERTURE_WARN_M` (1 m) gives a ``UserWarning``; ``"units": "m"`` confirms metres.
+        At most :data:`MAX_MICS` microphones.
+        """
         if not isinstance(data, dict) or "positions" not in data:
             raise ValueError("array data must be an object with a 'positions' list of [x, y, z]")
-        return cls(name=str(data.get("name", "array")), positions=np.asarray(data["positions"], dtype=float))
+        return cls._from_data(data, where=f"array '{data.get('name', 'array')}'", default_name="array")
+
+    @classmethod
+    def _from_data(cls, data: dict, *, where: str, default_name: str, default_units: str | None = None) -> MicArray:
+        units = data.get("units", default_units)
+        if units is not None and units not in LENGTH_UNITS:
+            raise ValueError(f"{where}: \"units\" must be one of {', '.join(LENGTH_UNITS)}, got {units!r}")
+        raw = data["positions"]
+        if isinstance(raw, list) and len(raw) > MAX_MICS:  # before any O(M^2) work
+            raise ValueError(f"{where}: {len(raw)} microphones; soundloc supports at most {MAX_MICS}")
+        try:
+            pos = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: 'positions' must be a list of [x, y, z] numbers") from None
+        if pos.ndim == 2 and pos.shape[1] in (2, 3) and 2 <= pos.shape[0] <= MAX_MICS and np.all(np.isfinite(pos)):
+            if units is None:
+                _check_aperture(pos, where)
+            pos = pos * LENGTH_UNITS[units or "m"]
+        try:
+            return cls(name=str(data.get("name", default_name)), positions=pos)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}" if where not in str(e) else str(e)) from None
 
     # -- properties ------------------------------------------------------
     @property
@@ -278,7 +320,7 @@ class MicArray:
         return np.stack([i, j], axis=1)
 
     # -- transforms ------------------------------------------------------
-    def rotated(self, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> "MicArray":
+    def rotated(self, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> MicArray:
         """The array rotated about its centre by :func:`rotation_matrix`."""
         r = rotation_matrix(yaw_deg, pitch_deg, roll_deg)
         c = self.center
@@ -328,6 +370,24 @@ first-order ambisonics :class:`~soundloc.ambisonics.FoaFormat` (shared: ``name``
 ``num_channels`` / ``num_mics``, ``is_coincident``, ``delays``, ``gains``, ``steering``, ``to_dict``)."""
 
 
+def _check_aperture(pos: np.ndarray, where: str) -> None:
+    """Refuse / warn about a unit-less array file whose aperture suggests mm or cm (see :data:`APERTURE_REFUSE_M`)."""
+    ap = float(np.linalg.norm(pos[:, None] - pos[None, :], axis=-1).max())
+    if ap <= APERTURE_WARN_M:
+        return
+    names = {"mm": "millimetres", "cm": "centimetres"}
+    likely = [u for u in ("mm", "cm") if 0.005 <= ap * LENGTH_UNITS[u] <= APERTURE_WARN_M]
+    guess = " or ".join(f"{names[u]} ({ap * LENGTH_UNITS[u]:.3g} m)" for u in likely) or "not metres"
+    fix = " or ".join(f'"units": "{u}"' for u in likely) or '"units"'
+    msg = (f"{where}: aperture {ap:.3g} m: are the positions in {guess}? add {fix} to the file, "
+           f'or "units": "m" to confirm metres')
+    if ap > APERTURE_REFUSE_M:
+        raise ValueError(msg)
+    import warnings
+
+    warnings.warn(msg, UserWarning, stacklevel=4)
+
+
 def get_array(spec: str | Path | MicArray | FoaFormat) -> MicArray | FoaFormat:
     """A preset name, ``"foa"`` (first-order ambisonics, ACN/SN3D), a path to an array JSON file
     (or a dataset's ``dataset.json``), or a :class:`MicArray` / :class:`FoaFormat` (returned as is)."""
@@ -350,9 +410,11 @@ def array_from_dict(data: dict) -> MicArray | FoaFormat:
 
 
 def _foa_from_json(path: Path) -> FoaFormat | None:
+    from soundloc.fileio import load_json
+
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        data = load_json(path, what="array file")
+    except ValueError:
         return None  # MicArray.from_json reports the problem
     if isinstance(data, dict) and is_foa_dict(data.get("array")):
         data = data["array"]
@@ -493,7 +555,7 @@ class AzimuthArcGrid(AzimuthGrid):
             raise ValueError(f"arc grid resolution must be > 0 degrees, got {resolution_deg}")
         if not 0 < span < 360:
             raise ValueError(f"arc grid needs 0 < stop_deg - start_deg < 360, got {start_deg} to {stop_deg}")
-        n = int(round(span / resolution_deg)) + 1
+        n = round(span / resolution_deg) + 1
         if n < 3:
             raise ValueError(f"arc grid needs >= 3 points, got {n} ({start_deg} to {stop_deg} in {resolution_deg} degree steps)")
         az = float(start_deg) + span * np.arange(n) / (n - 1)
@@ -504,7 +566,7 @@ class AzimuthArcGrid(AzimuthGrid):
         self.stop_deg = float(stop_deg)
 
     @classmethod
-    def half_plane(cls, array: MicArray, resolution_deg: float = 1.0) -> "AzimuthArcGrid":
+    def half_plane(cls, array: MicArray, resolution_deg: float = 1.0) -> AzimuthArcGrid:
         """The horizontal half-plane on one side of a linear horizontal ``array``'s axis.
 
         A linear array hears the mirror image of a direction about its axis with the same

@@ -5,8 +5,18 @@ Each sub-command lives in its own module ``soundloc.cli.<name>`` exposing
 the parsed namespace and returns an exit code. Modules keep heavy imports (torch,
 pyroomacoustics, matplotlib) inside their functions so ``soundloc --help`` stays fast.
 
-User errors (``ValueError``, ``FileNotFoundError``, ...) become a one-line message and exit
-code 2, never a traceback. ``main(argv)`` is importable so tests call the CLI directly.
+Errors are one line on stderr, ``soundloc COMMAND: error: <what, naming the file or option>``,
+never a traceback; warnings are one line too (``soundloc COMMAND: warning: ...``). Exit codes,
+the same for every sub-command:
+
+* ``0``: done.
+* ``1``: done, but some inputs were skipped (each named on stderr), e.g. a bad file among many.
+* ``2``: nothing (more) could be done: a usage error, bad input, or an output that could not be
+  written (read-only or missing folder, disk full, permission denied: the message names the
+  path the user gave). Files already complete stay valid; nothing half-written is left.
+* ``130``: interrupted (Ctrl-C); ``141``: the reader of stdout went away (``| head``).
+
+``main(argv)`` is importable so tests call the CLI directly.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from soundloc import __version__
 
@@ -54,8 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    import warnings
+
+    def _show(message, category, filename, lineno, file=None, line=None):  # one line, no source echo
+        print(f"soundloc {args.command}: warning: {message}", file=sys.stderr)
+
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("soundloc: interrupted", file=sys.stderr)
         return 130
@@ -64,10 +81,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, RuntimeError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"soundloc {args.command}: error: {msg}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError, MemoryError) as e:
+        print(f"soundloc {args.command}: error: {error_line(e)}", file=sys.stderr)
         return 2
+
+
+def error_line(e: BaseException) -> str:
+    """One line for an error: its message's first line; an ``OSError`` from the system
+    (``"[Errno 13] Permission denied: 'x'"``) becomes ``"x: permission denied"``; a bare
+    ``MemoryError`` says so."""
+    if isinstance(e, OSError) and e.filename is not None and e.strerror and str(e).startswith("[Errno"):
+        return f"{e.filename}: {e.strerror.lower()}"
+    text = str(e).strip()
+    if isinstance(e, MemoryError):
+        return "out of memory" + (f" ({text.splitlines()[0]})" if text else "") + "; try smaller inputs or sizes"
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,14 +20,29 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from soundloc.data.summary import format_summary, plot_summary, summarize_dataset
+    from soundloc.fileio import check_writable
 
     root = Path(args.dataset)
     if not root.exists():
         raise FileNotFoundError(f"dataset folder '{root}' does not exist")
+    out = None if args.no_plot else Path(args.plot) if args.plot else root / "inspect.png"
+    if out is not None:
+        check_plot_format(out)
+        check_writable(out)  # before reading the dataset: an unwritable --plot fails at once
     s = summarize_dataset(root, split=args.split)
     print(format_summary(s))
-    if not args.no_plot:
-        out = Path(args.plot) if args.plot else root / "inspect.png"
+    if out is not None:
         plot_summary(s, out)
         print(f"histograms: {out}")
     return 0
+
+
+def check_plot_format(path: Path) -> None:
+    """``ValueError`` unless matplotlib can write ``path``'s suffix (png, pdf, svg, ...)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    ext = path.suffix[1:].lower() or "png"  # as plot_summary: no suffix means PNG
+    if ext not in kinds:
+        raise ValueError(f"--plot {path}: cannot write '{ext}' figures; use one of "
+                         f"{', '.join(sorted(kinds))}")

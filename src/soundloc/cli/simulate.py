@@ -79,12 +79,17 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("missing OUT folder")
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    from soundloc.scenes.writer import generate_dataset
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    from soundloc.scenes.writer import generate_dataset, preflight
 
     progress = not args.no_progress and sys.stderr.isatty()
     if progress:
         print(f"simulating {cfg.num_clips} clips ({cfg.duration:g} s, {cfg.fs} Hz, array {cfg.array.name}, "
               f"RIR backend {cfg.rir_backend}) into {args.out}", file=sys.stderr)
+    check = preflight(args.out, cfg, overwrite=args.overwrite)  # a foreign folder or a full disk: refused now
+    if progress:
+        print(check.summary(), file=sys.stderr)
     corpus = None
     if cfg.corpus == "builtin":
         from soundloc.corpus import builtin_corpus

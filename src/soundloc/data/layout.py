@@ -9,7 +9,10 @@
   selects ``train`` (folders starting ``dev-train``), ``test`` (``dev-test``), an exact
   sub-folder name, or a fold (``"fold3"``: file names starting with it).
 
-Paths taken from metadata must stay inside the dataset root (``ValueError`` otherwise).
+Every file a reader opens must stay inside the dataset root once symlinks are resolved
+(:func:`inside_root`, ``ValueError`` otherwise): a path from metadata (``../``, absolute) and a
+symlinked audio or label file pointing elsewhere are refused alike, in both layouts. To read a
+dataset stored elsewhere, link or pass its root folder itself.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from soundloc.fileio import load_json
 
 STARSS23_CLASSES: tuple[str, ...] = (
     "femaleSpeech", "maleSpeech", "clapping", "telephone", "laughter", "domesticSounds", "footsteps",
@@ -39,6 +44,15 @@ class FileEntry:
     meta: dict
 
 
+def inside_root(root: Path, path: Path, shown: str | None = None) -> Path:
+    """``path`` resolved (symlinks followed); ``ValueError`` if that lies outside ``root``
+    (resolved too). ``shown`` names the path in the message (default: ``path``)."""
+    full = Path(path).resolve()
+    if not full.is_relative_to(Path(root).resolve()):
+        raise ValueError(f"{root}: '{shown or path}' points outside the dataset root")
+    return full
+
+
 def safe_join(root: Path, rel: str) -> Path:
     """``root / rel``, refusing absolute paths and anything resolving outside ``root``."""
     if not isinstance(rel, str) or not rel:
@@ -46,10 +60,7 @@ def safe_join(root: Path, rel: str) -> Path:
     p = Path(rel)
     if p.is_absolute():
         raise ValueError(f"{root}: metadata path '{rel}' is absolute; paths must be relative to the dataset root")
-    full = (root / p).resolve()
-    if not full.is_relative_to(root.resolve()):
-        raise ValueError(f"{root}: metadata path '{rel}' points outside the dataset root")
-    return full
+    return inside_root(root, root / p, shown=f"metadata path {rel}")
 
 
 def detect_layout(root: Path) -> str:
@@ -70,10 +81,7 @@ def detect_layout(root: Path) -> str:
 
 def read_header(root: Path) -> dict:
     """``dataset.json`` of a soundloc dataset."""
-    try:
-        h = json.loads((root / "dataset.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{root / 'dataset.json'} is not valid JSON: {e}") from None
+    h = load_json(root / "dataset.json", what="dataset header")
     if not isinstance(h, dict) or "class_names" not in h:
         raise ValueError(f"{root / 'dataset.json'} is not a soundloc dataset header (no class_names)")
     return h
@@ -88,12 +96,15 @@ def soundloc_entries(root: Path, split: str | None) -> list[FileEntry]:
             if line.strip():
                 try:
                     metas.append(json.loads(line))
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     raise ValueError(f"{manifest}: line {i + 1} is not valid JSON") from None
     else:
         for p in sorted((root / "metadata").glob("*/*.json")):
-            metas.append(json.loads(p.read_text()))
-        metas.sort(key=lambda m: m.get("index", 0))
+            m = load_json(p, what="clip metadata")
+            if not isinstance(m, dict):
+                raise ValueError(f"clip metadata '{p}' is not a JSON object")  # noqa: TRY004 - user input
+            metas.append(m)
+        metas.sort(key=lambda m: m.get("index", 0) if isinstance(m.get("index", 0), int) else 0)
     out = []
     for m in metas:
         if not isinstance(m, dict) or "audio" not in m or "labels" not in m:
@@ -137,6 +148,8 @@ def dcase_entries(root: Path, split: str | None, audio_format: str = "auto") -> 
                 if not csv.is_file():
                     continue
                 top = rel.parts[0] if len(rel.parts) > 1 else stage
+                for p in (wav, csv):  # a symlinked file must not lead out of the dataset
+                    inside_root(root, p, shown=str(p.relative_to(root)))
                 out.append(FileEntry(name=str(rel.with_suffix("")), split=top, audio=wav, labels=csv, meta={}))
         if out:
             break  # first audio format that has labelled files

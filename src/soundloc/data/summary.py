@@ -67,7 +67,7 @@ def _runs(frames: np.ndarray) -> int:
 
 def summarize_dataset(root: str | os.PathLike, *, split: str | None = None) -> DatasetSummary:
     """Read every label file (and soundloc metadata) of ``root``; ``split`` restricts to one split."""
-    import soundfile as sf
+    from soundloc.audio import audio_info
 
 
     root = Path(root)
@@ -85,7 +85,7 @@ def summarize_dataset(root: str | os.PathLike, *, split: str | None = None) -> D
     moving = total = 0
     for e in entries:
         files_per_split[e.split] = files_per_split.get(e.split, 0) + 1
-        info = sf.info(str(e.audio))
+        info = audio_info(e.audio, what="clip file")
         seconds += info.frames / info.samplerate
         channels, fs = info.channels, int(info.samplerate)
         lab = read_dcase_csv(e.labels, distance_unit=unit)

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from soundloc.dataformat import LABEL_HOP_S, num_label_frames
 
@@ -405,7 +406,7 @@ class SceneConfig:
         return _to_plain(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SceneConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> SceneConfig:
         """Build from a (possibly partial) nested dict; missing keys take the defaults.
 
         Raises:
@@ -413,7 +414,7 @@ class SceneConfig:
         """
         return _build(cls, data, "")
 
-    def replace(self, **changes: Any) -> "SceneConfig":
+    def replace(self, **changes: Any) -> SceneConfig:
         """A copy with top-level fields replaced (sections may be given as dicts of changes)."""
         d = self.to_dict()
         for k, v in changes.items():
@@ -478,10 +479,16 @@ def load_config(path: str | Path) -> SceneConfig:
     if not p.is_file():
         raise FileNotFoundError(f"config file '{p}' does not exist")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"config file '{p}' is not valid YAML (not UTF-8 text: a binary file?)") from None
+    except RecursionError:
+        raise ValueError(f"config file '{p}' is nested too deeply to be a scene config") from None
     except yaml.YAMLError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else "parse error"
         raise ValueError(f"config file '{p}' is not valid YAML: {first}") from None
+    except OSError as e:
+        raise ValueError(f"config file '{p}' cannot be read: {(e.strerror or str(e)).lower()}") from None
     try:
         return SceneConfig.from_dict(data or {})
     except ValueError as e:
