@@ -32,7 +32,7 @@ def main() -> None:
     from soundloc.cli.demo import DEMO_FS, make_demo_mixture
     from soundloc.corpus import builtin_corpus
     from soundloc.doa import LOCALIZERS, get_localizer
-    from soundloc.doa.stft import stft
+    from soundloc.features.stft import stft
     from soundloc.geometry import get_array
     from soundloc.metrics.doa import match_doas
 

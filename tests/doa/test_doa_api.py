@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from doa_test_signals import plane_wave, white_noise
-from soundloc.doa import LOCALIZERS, DOAResult, Localizer, get_localizer, stft
+from soundloc.doa import LOCALIZERS, DOAResult, Localizer, get_localizer
+from soundloc.features.stft import stft
 from soundloc.geometry import AzimuthGrid, MicArray
 from soundloc.metrics.doa import azimuth_error_deg
 

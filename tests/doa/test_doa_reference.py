@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from doa_test_signals import plane_wave, random_3d_array, white_noise
-from soundloc.doa import get_localizer, stft
+from soundloc.doa import get_localizer
+from soundloc.features.stft import stft
 from soundloc.geometry import MicArray, SphereGrid
 
 
