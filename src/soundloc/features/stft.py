@@ -118,7 +118,7 @@ def _stft(
     if not 1 <= win_length <= nfft:
         raise ValueError(f"win_length must be in [1, nfft={nfft}], got {win_length}")
     is_numpy = not isinstance(x, torch.Tensor)
-    t = torch.from_numpy(np.ascontiguousarray(x)) if is_numpy else x
+    t: torch.Tensor = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
     if t.is_complex():
         raise ValueError("stft expects real signals, got complex input")
     if not t.dtype.is_floating_point:
@@ -139,8 +139,11 @@ def _stft(
         spec = _stft_cpu(rows, w, hop, frames)
     if freq_major:
         spec = spec.transpose(-1, -2)  # a view: (R, F, T) with frames contiguous along F
-    out = spec.reshape(*lead, *spec.shape[-2:])
-    return out.numpy() if is_numpy else out
+    out: torch.Tensor = spec.reshape(*lead, *spec.shape[-2:])
+    if is_numpy:
+        arr: np.ndarray = out.numpy()
+        return arr
+    return out
 
 
 def _stft_cpu(rows: torch.Tensor, w: torch.Tensor, hop: int, frames: int) -> torch.Tensor:
