@@ -25,6 +25,7 @@ from soundloc.features.gcc import GCCPHATFeature, max_lag_for
 from soundloc.features.intensity import IntensityVectors
 from soundloc.features.logmel import LogMel
 from soundloc.features.mel import hz_to_mel, mel_filterbank, mel_to_hz
+from soundloc.features.normalize import FeatureNormalizer, RunningStats
 from soundloc.features.salsa_lite import SalsaLite, spatial_aliasing_frequency
 from soundloc.features.stacks import (
     FEATURES,
@@ -36,7 +37,24 @@ from soundloc.features.stacks import (
 from soundloc.features.stft import num_frames, stft, stft_frames
 
 __all__ = [
-    "FEATURES", "PRESETS", "FeatureConfig", "FeatureStack", "GCCPHATFeature", "IntensityVectors", "LogMel",
-    "SalsaLite", "SpectralFeature", "get_feature", "hz_to_mel", "max_lag_for", "mel_filterbank", "mel_to_hz",
-    "num_frames", "spatial_aliasing_frequency", "stft", "stft_frames",
+    "FEATURES",
+    "PRESETS",
+    "FeatureConfig",
+    "FeatureNormalizer",
+    "FeatureStack",
+    "GCCPHATFeature",
+    "IntensityVectors",
+    "LogMel",
+    "RunningStats",
+    "SalsaLite",
+    "SpectralFeature",
+    "get_feature",
+    "hz_to_mel",
+    "max_lag_for",
+    "mel_filterbank",
+    "mel_to_hz",
+    "num_frames",
+    "spatial_aliasing_frequency",
+    "stft",
+    "stft_frames",
 ]
