@@ -18,7 +18,7 @@ from typing import Sequence
 
 from soundloc import __version__
 
-COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect")
+COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect", "features")
 """Sub-command modules, in the order ``--help`` lists them."""
 
 
