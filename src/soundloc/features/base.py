@@ -15,6 +15,9 @@ from torch import nn
 
 from soundloc.features.stft import WINDOWS, num_frames, stft_frames
 
+CPU_CHUNK_SAMPLES = 1 << 17
+"""Input samples (clips x channels x samples) per chunk on the CPU (see ``SpectralFeature.forward``)."""
+
 
 class SpectralFeature(nn.Module):
     """Base class: STFT settings and the waveform checks shared by all features.
@@ -101,8 +104,23 @@ class SpectralFeature(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Waveforms ``(B, C, N)`` at :attr:`fs` -> features ``(B, C', T, bins)`` float32."""
-        return self.from_stft(self.spectrum(x))
+        """Waveforms ``(B, C, N)`` at :attr:`fs` -> features ``(B, C', T, bins)`` float32.
+
+        On the CPU a batch is processed a few clips at a time (about ``CPU_CHUNK_SAMPLES`` input
+        samples per chunk) so the intermediate spectra stay cache-sized: 2-3x faster than one
+        pass over a large batch. On a GPU the whole batch goes at once.
+        """
+        if x.ndim != 3 or x.device.type != "cpu" or x.shape[0] <= 1 or (torch.is_grad_enabled() and x.requires_grad):
+            return self.from_stft(self.spectrum(x))
+        step = max(1, CPU_CHUNK_SAMPLES // max(1, int(x.shape[1]) * int(x.shape[2])))
+        if step >= x.shape[0]:
+            return self.from_stft(self.spectrum(x))
+        first = self.from_stft(self.spectrum(x[:step]))
+        out = torch.empty((x.shape[0], *first.shape[1:]), dtype=first.dtype)
+        out[:step] = first
+        for b in range(step, x.shape[0], step):
+            out[b : b + step] = self.from_stft(self.spectrum(x[b : b + step]))
+        return out
 
 
 def power(X: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,8 @@
 
 For pair ``(i, j)`` (``i < j``, in ``itertools.combinations`` order: (0,1), (0,2), ..., as
 :meth:`soundloc.geometry.MicArray.pairs`) and frame ``t``:
-``R = conj(X_i) X_j / |conj(X_i) X_j|`` (zero where the cross-spectrum is zero) and
+``R = (X_j / |X_j|) conj(X_i / |X_i|)`` (``= conj(X_i) X_j / |conj(X_i) X_j|``; ``eps`` is added
+to each ``|X|``, so a silent bin gives zero) and
 ``gcc = irfft(R, nfft)``, read at lags ``-L .. L`` samples (``2L + 1`` values) or, with
 ``symmetric=False``, ``-L .. L-1`` (``2L`` values; the DCASE baseline's crop, which makes the
 GCC as wide as its 64 mel bands). The peak sits at lag ``+d`` when mic ``j`` hears the sound
@@ -81,10 +82,11 @@ class GCCPHATFeature(SpectralFeature):
 
     def from_stft(self, X: torch.Tensor) -> torch.Tensor:
         M = X.shape[1]
-        i, j = (torch.tensor(v, device=X.device) for v in zip(*itertools.combinations(range(M), 2)))
-        R = X.index_select(1, j) * X.index_select(1, i).conj()  # (B, P, T, F)
-        R = R / (R.abs() + self.eps)
-        cc = torch.fft.irfft(R, n=self.nfft, dim=-1)  # (B, P, T, nfft), lag l at index l mod nfft
+        i, j = (list(v) for v in zip(*itertools.combinations(range(M), 2)))
+        # |conj(X_i) X_j| = |X_i| |X_j|: whiten each channel once, then form the pair products
+        r = torch.view_as_real(X)  # (B, M, T, F, 2)
+        u = torch.view_as_complex(r / (torch.sqrt(r[..., :1] ** 2 + r[..., 1:] ** 2) + self.eps))
+        cc = torch.fft.irfft(u[:, j] * u[:, i].conj(), n=self.nfft, dim=-1)  # (B, P, T, nfft), lag l at l mod nfft
         L = self.max_lag
         hi = L + 1 if self.symmetric else L
         return torch.cat([cc[..., self.nfft - L :], cc[..., :hi]], dim=-1)
