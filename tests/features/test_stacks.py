@@ -80,11 +80,19 @@ def test_other_mic_counts_and_aliases() -> None:
     assert get_feature("salsa_lite", in_channels=3)(torch.randn(1, 3, 4800)).shape[1] == 5
 
 
-def test_batch_items_independent() -> None:
-    f = get_feature("foa", in_channels=4)
-    x = torch.randn(3, 4, 9600)
+@pytest.mark.parametrize("name", ["mic", "foa", "salsa-lite"])
+def test_batch_items_independent_across_cpu_chunks(name: str) -> None:
+    f = get_feature(name, in_channels=4)
+    x = torch.randn(5, 4, 24000)  # several CPU chunks (one 1-s clip each)
     y = f(x)
-    np.testing.assert_allclose(f(x[1:2]).numpy(), y[1:2].numpy(), atol=1e-4)
+    for i in range(5):
+        np.testing.assert_allclose(f(x[i : i + 1]).numpy(), y[i : i + 1].numpy(), atol=1e-4)
+    # the unchunked path (gradients enabled) gives the same numbers and a gradient
+    xg = x[:2].clone().requires_grad_(True)
+    yg = f(xg)
+    np.testing.assert_allclose(yg.detach().numpy(), y[:2].numpy(), atol=1e-3)
+    yg[:, :4].sum().backward()
+    assert xg.grad is not None and torch.isfinite(xg.grad).all()
 
 
 def test_no_librosa_at_run_time() -> None:
