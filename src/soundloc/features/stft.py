@@ -32,14 +32,19 @@ _CHUNK_BYTES = 1 << 20
 
 @lru_cache(maxsize=64)
 def _window(kind: str, win_length: int, nfft: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``(nfft,)`` window of ``win_length`` samples centred in ``nfft`` (zeros outside)."""
-    if kind == "hann":
-        w = torch.hann_window(win_length, periodic=True, dtype=torch.float64)
-    else:
-        w = torch.ones(win_length, dtype=torch.float64)
-    left = (nfft - win_length) // 2
-    w = torch.nn.functional.pad(w, (left, nfft - win_length - left))
-    return w.to(dtype=dtype, device=device)
+    """``(nfft,)`` window of ``win_length`` samples centred in ``nfft`` (zeros outside).
+
+    Built outside inference mode: a cached window made inside ``torch.inference_mode()`` could
+    not be used later in a computation that needs gradients.
+    """
+    with torch.inference_mode(False):
+        if kind == "hann":
+            w = torch.hann_window(win_length, periodic=True, dtype=torch.float64)
+        else:
+            w = torch.ones(win_length, dtype=torch.float64)
+        left = (nfft - win_length) // 2
+        w = torch.nn.functional.pad(w, (left, nfft - win_length - left))
+        return w.to(dtype=dtype, device=device)
 
 
 def num_frames(num_samples: int, nfft: int, hop: int, *, center: bool = False) -> int:
