@@ -31,7 +31,7 @@ def main() -> None:
 
     from soundloc.corpus import builtin_corpus
     from soundloc.doa import get_localizer, localizers_for
-    from soundloc.doa.stft import stft
+    from soundloc.features.stft import stft
     from soundloc.geometry import SPEED_OF_SOUND, get_array
     from soundloc.metrics.doa import match_doas
     from soundloc.scenes.demo import DEMO_FS, make_demo_mixture

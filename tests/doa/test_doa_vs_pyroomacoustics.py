@@ -28,7 +28,8 @@ import pytest
 
 pra = pytest.importorskip("pyroomacoustics")
 
-from soundloc.doa import get_localizer, stft  # noqa: E402
+from soundloc.doa import get_localizer  # noqa: E402
+from soundloc.features.stft import stft  # noqa: E402
 from soundloc.geometry import AzimuthGrid, MicArray, cart_to_sph_deg  # noqa: E402
 
 FS = 16000

@@ -9,7 +9,7 @@ import torch
 from soundloc.ambisonics import encode_plane_wave, sh_gains
 from soundloc.doa import LOCALIZERS, get_localizer, localizers_for
 from soundloc.doa.intensity import intensity_vectors
-from soundloc.doa.stft import stft
+from soundloc.features.stft import stft
 from soundloc.geometry import (
     AzimuthGrid,
     SphereGrid,

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from soundloc import __version__
 
-COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect")
+COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect", "features")
 """Sub-command modules, in the order ``--help`` lists them."""
 COMMANDS += ("score",)  # soundloc.cli.score: DCASE SELD scoring
 

@@ -21,7 +21,7 @@ from soundloc.doa.gcc_phat import GCCPHAT, gcc_phat_tdoa
 from soundloc.doa.intensity import IntensityVector
 from soundloc.doa.music import MUSIC, NormMUSIC
 from soundloc.doa.srp_phat import SRPPHAT
-from soundloc.doa.stft import stft
+from soundloc.features.stft import stft
 from soundloc.geometry import MicArray
 
 LOCALIZERS: dict[str, type[Localizer]] = {

@@ -22,7 +22,7 @@ import torch
 
 from soundloc.ambisonics import FoaFormat
 from soundloc.device import resolve_device
-from soundloc.doa.stft import stft
+from soundloc.features.stft import stft
 from soundloc.geometry import SPEED_OF_SOUND, AzimuthGrid, DOAGrid, MicArray, wrap_azimuth_deg
 from soundloc.spectral import band_bins
 
@@ -307,7 +307,7 @@ class Localizer:
 
         Args:
             X: ``(B, M, F, T)`` or ``(M, F, T)`` complex rFFT STFT with ``F = nfft // 2 + 1``
-                (e.g. from :func:`soundloc.doa.stft.stft`); the band ``freq_bins`` is selected here.
+                (e.g. from :func:`soundloc.features.stft.stft`); the band ``freq_bins`` is selected here.
             num_sources: sources expected (used by MUSIC for the signal subspace).
 
         Returns:

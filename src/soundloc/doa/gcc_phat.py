@@ -33,7 +33,7 @@ import torch
 
 from soundloc.doa.base import Localizer
 from soundloc.doa.srp_phat import phat_cross_spectra
-from soundloc.doa.stft import stft
+from soundloc.features.stft import stft
 from soundloc.geometry import AzimuthGrid, MicArray, SphereGrid, unit_vectors
 from soundloc.spectral import band_bins
 
