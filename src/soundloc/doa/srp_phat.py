@@ -35,9 +35,13 @@ def phat_cross_spectra(X: torch.Tensor, pairs: np.ndarray) -> torch.Tensor:
         ``(B, F, P)`` complex, ``mean_t Y_i conj(Y_j)`` with ``Y = X / |X|`` (0 where ``X == 0``).
     """
     Y = torch.sgn(X)  # X / |X|, 0 where X == 0
-    C = torch.matmul(Y, Y.conj().transpose(-1, -2)) / X.shape[-1]  # (B, F, M, M)
-    i = torch.as_tensor(pairs[:, 0], device=X.device)
-    j = torch.as_tensor(pairs[:, 1], device=X.device)
+    return pair_entries(torch.matmul(Y, Y.conj().transpose(-1, -2)) / X.shape[-1], pairs)
+
+
+def pair_entries(C: torch.Tensor, pairs: np.ndarray) -> torch.Tensor:
+    """``(B, F, M, M)`` per-bin matrices -> ``(B, F, P)`` their entries ``C[..., i, j]`` for the pairs ``(i, j)``."""
+    i = torch.as_tensor(pairs[:, 0], device=C.device)
+    j = torch.as_tensor(pairs[:, 1], device=C.device)
     return C[:, :, i, j]
 
 
@@ -55,14 +59,22 @@ class SRPPHAT(Localizer):
     """
 
     name: ClassVar[str] = "srp-phat"
+    frame_statistic: ClassVar[str | None] = "phat"
 
     def _setup(self) -> None:
         self.pairs, table = self._make_pair_table()  # (P, 2), (F, 2P, G)
         self._table = table.reshape(-1, table.shape[-1])  # (F * 2P, G)
 
     def _spectrum(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
-        B, F, M, _ = X.shape
-        C = phat_cross_spectra(X, self.pairs)  # (B, F, P)
+        return self._from_cross_spectra(phat_cross_spectra(X, self.pairs))
+
+    def _analyse_sums(self, S: torch.Tensor, frames: int, num_sources: int) -> tuple[torch.Tensor, None]:
+        return self._from_cross_spectra(pair_entries((S / frames).to(torch.complex64), self.pairs)), None
+
+    def _from_cross_spectra(self, C: torch.Tensor) -> torch.Tensor:
+        """``(B, F, P)`` frame-averaged PHAT pair cross-spectra -> ``(B, G)`` spectra."""
+        B, F, _ = C.shape
+        M = self.num_mics
         feats = torch.cat([C.real, C.imag], dim=-1).reshape(B, -1)  # (B, F * 2P)
         s = (M + 2.0 * (feats @ self._table) / F) / (M * M)
         return s.clamp_min(0.0)
