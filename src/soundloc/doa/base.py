@@ -216,11 +216,12 @@ class Localizer:
         return FrameAccumulator(self)
 
     def _refine(
-        self, X: torch.Tensor, spectra: np.ndarray, peaks: np.ndarray, state: Any = None
+        self, X: torch.Tensor | None, spectra: np.ndarray, peaks: np.ndarray, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Optional off-grid refinement: ``(az_deg (B, K), el_deg (B, K))`` or ``None`` (use grid points).
 
-        ``state`` is the second value :meth:`_analyse` returned for the same ``X``.
+        ``state`` is the second value :meth:`_analyse` returned for the same ``X`` (or
+        :meth:`_analyse_sums`, for which ``X`` is ``None``).
         """
         return None
 

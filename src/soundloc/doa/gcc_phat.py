@@ -283,11 +283,15 @@ class GCCPHAT(Localizer):
         return s, (tdoa, h)
 
     def _refine(
-        self, X: torch.Tensor, spectra: np.ndarray, peaks: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None
+        self, X: torch.Tensor | None, spectra: np.ndarray, peaks: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         if not self.refine:
             return None
-        tdoa, h = state if state is not None else self._pair_peaks(X, peaks.shape[1])
+        if state is None:
+            if X is None:
+                raise ValueError("gcc-phat refinement needs the STFT or the pair peaks")
+            state = self._pair_peaks(X, peaks.shape[1])
+        tdoa, h = state
         g = self.grid
         az0 = np.where(peaks >= 0, g.azimuth[np.maximum(peaks, 0)], 0.0)  # (B, K) rad
         el0 = np.where(peaks >= 0, g.elevation[np.maximum(peaks, 0)], 0.0)
