@@ -335,6 +335,8 @@ def run(args: argparse.Namespace) -> int:
             failed.add(ev.index)
         elif ev.kind == "notice":
             report(ev.message, "note")
+        elif ev.result is None:
+            continue
         elif ev.kind == "whole":
             whole[ev.index].append(ev.result)
         elif ev.kind == "result":
