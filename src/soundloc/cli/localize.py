@@ -104,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "(e.g. tetra: on the 2d circle their azimuths of elevated sources can be far off)")
     p.add_argument("--min-separation", type=float, default=20.0, metavar="DEG",
                    help="minimum angle between reported sources (default 20)")
-    p.add_argument("--fs", type=int, default=None, metavar="HZ",
+    p.add_argument("--fs", type=float, default=None, metavar="HZ",
                    help="resample every file to this rate (default: each file at its own rate)")
     p.add_argument("--no-resample", action="store_true", help="with --fs: refuse files at another rate")
     p.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
@@ -193,8 +193,10 @@ def _check_options(args: argparse.Namespace) -> None:
         if args.frame_length is None:
             raise ValueError("--hop needs --frame-length")
         _check_seconds(args.hop, "--hop")
-    if args.fs is not None and not 0 < args.fs <= MAX_FS:
-        raise ValueError(f"--fs must be a sample rate from 1 to {MAX_FS} Hz, got {args.fs}")
+    if args.fs is not None:
+        if not (math.isfinite(args.fs) and args.fs.is_integer() and 0 < args.fs <= MAX_FS):
+            raise ValueError(f"--fs must be a whole number of Hz from 1 to {MAX_FS}, got {args.fs:g}")
+        args.fs = int(args.fs)
     if args.no_resample and args.fs is None:
         raise ValueError("--no-resample needs --fs (without it every file is read at its own rate)")
     if not 0 <= args.min_separation <= 180:

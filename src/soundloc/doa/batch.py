@@ -457,13 +457,18 @@ def _stream_windows(
                 yield LocalizeEvent(i, "result", replace(res[k], start=s / fs, end=e / fs))
         pending.clear()
 
-    for s, e, w in _cut_windows(blocks, M, win, hop, nfft):
-        if s == 0 and e < int(round(o["frame_length"] * fs)):
-            yield from say(LocalizeEvent(i, "notice", message=(
-                f"{f}: {e / fs:.2f} s long, shorter than the {o['frame_length']:g} s window: one window")))
-        pending.append((s, e, w))
-        if len(pending) == per_batch:
+    try:
+        for s, e, w in _cut_windows(blocks, M, win, hop, nfft):
+            if s == 0 and e < int(round(o["frame_length"] * fs)):
+                yield from say(LocalizeEvent(i, "notice", message=(
+                    f"{f}: {e / fs:.2f} s long, shorter than the {o['frame_length']:g} s window: one window")))
+            pending.append((s, e, w))
+            if len(pending) == per_batch:
+                yield from flush()
+    except ValueError:  # a bad block: the windows read before it are still good
+        if pending:
             yield from flush()
+        raise
     if pending:
         yield from flush()
 
@@ -487,22 +492,28 @@ def _cut_windows(blocks: Iterator[np.ndarray], M: int, win: int, hop: int, nfft:
         if k:
             buf, buf0 = buf[:, k:], buf0 + k  # a view: no copy per window
 
-    while True:
-        need = s + max(win + 1, hop + nfft)
+    def fill(need: int) -> None:
+        """Read blocks until the buffer reaches input index ``need`` (or the input ends)."""
+        nonlocal buf, buf0, eof
         while not eof and buf0 + buf.shape[1] < need:
             x = next(blocks, None)
             if x is None:
                 eof = True
                 break
-            skip = min(max(s - buf0 - buf.shape[1], 0), x.shape[1])  # hop > window: samples nobody needs
-            buf0 += skip if not buf.shape[1] else 0
-            buf = np.concatenate([buf, x[:, skip:]], axis=1) if buf.shape[1] else x[:, skip:]
-            trim()
-        n = buf0 + buf.shape[1]  # the input length once eof
+            if not buf.shape[1]:  # hop > window: skip the samples no window needs
+                skip = min(max(s - buf0, 0), x.shape[1])
+                buf, buf0 = x[:, skip:], buf0 + skip
+            else:
+                buf = np.concatenate([buf, x], axis=1)
+
+    while True:
+        fill(s + win)  # this window's samples
         seg = buf[:, s - buf0 : s - buf0 + win]
         w = np.zeros((M, win), dtype=np.float32)
         w[:, : seg.shape[1]] = seg
-        yield s, min(s + win, n), w
+        yield s, s + seg.shape[1], w
+        fill(s + max(win + 1, hop + nfft))  # enough to know whether another window follows
+        n = buf0 + buf.shape[1]  # the input length once eof
         if eof and not (s + win < n and n - (s + hop) >= nfft):
             break
         s += hop
