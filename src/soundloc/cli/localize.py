@@ -38,7 +38,9 @@ sample rate such as ``--fmax`` above its Nyquist frequency, ``--strict`` and a b
 ``--plot out.png``: a polar plot of the spatial spectrum, one panel per method. With several
 input files one image per file is written, named ``out_<file stem>.png`` (a ``-2``, ``-3``...
 suffix keeps stems that repeat apart). With ``--frame-length`` a DOA-vs-time plot is written
-as well, named like the polar plot plus ``_time`` (``out_time.png``, ``out_<stem>_time.png``).
+as well, named like the polar plot plus ``_time`` (``out_time.png``, ``out_<stem>_time.png``);
+the plot needs every window's spatial spectrum, so with ``--plot`` memory grows with the
+number of windows (a few KB each).
 """
 
 from __future__ import annotations
@@ -85,16 +87,17 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="srp-phat (default), music, normmusic, gcc-phat, a comma-separated list, or 'all'")
     p.add_argument("--channels", default=None, metavar="LIST",
                    help="0-based file channels holding the array's mics, in the array's mic order: indices "
-                        "and ranges, e.g. 1-4 or 1,2,3,4 (must select one channel per mic; default: all "
+                        "and ranges, e.g. 1-4 or 1,2,3,4 (must select one channel per mic, at most 1024; default: all "
                         "channels, and the file must have one per mic). ReSpeaker USB v2.0 6-channel "
                         "recordings (0 processed, 1-4 mics, 5 playback): --array respeaker4 --channels 1-4")
     p.add_argument("--sources", type=int, default=1, metavar="K", help="number of sources to report (default 1)")
     p.add_argument("--frame-length", type=float, default=None, metavar="S",
-                   help="localize in windows of S seconds (default: the whole file)")
-    p.add_argument("--hop", type=float, default=None, metavar="S", help="window hop in seconds (default: frame length)")
+                   help="localize in windows of S seconds, at most 600 (default: the whole file)")
+    p.add_argument("--hop", type=float, default=None, metavar="S",
+                   help="window hop in seconds, at most 600 (default: frame length)")
     p.add_argument("--fmin", type=float, default=None, metavar="HZ", help="lowest analysed frequency (default 300)")
     p.add_argument("--fmax", type=float, default=None, metavar="HZ", help="highest analysed frequency (method default)")
-    p.add_argument("--nfft", type=int, default=512, metavar="N", help="STFT length in samples (default 512)")
+    p.add_argument("--nfft", type=int, default=512, metavar="N", help="STFT length in samples, 8 to 65536 (default 512)")
     p.add_argument("--grid", choices=("auto", "2d", "3d"), default="auto",
                    help="2d: azimuth circle in the horizontal plane, 1 degree; 3d: sphere (upper half for "
                         "planar arrays); auto (default): for a linear horizontal array (linear4, stereo, a "
@@ -105,7 +108,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--min-separation", type=float, default=20.0, metavar="DEG",
                    help="minimum angle between reported sources (default 20)")
     p.add_argument("--fs", type=float, default=None, metavar="HZ",
-                   help="resample every file to this rate (default: each file at its own rate)")
+                   help="resample every file to this rate, at most 768000 (default: each file at its own rate)")
     p.add_argument("--no-resample", action="store_true", help="with --fs: refuse files at another rate")
     p.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
                    help="output format: table (default), json (a list, at the end) or jsonl (one object per "
