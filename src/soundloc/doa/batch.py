@@ -286,10 +286,26 @@ def iter_localize(
         r = rate_of(i)
         if r is not None:
             locs_at(r, f)
-    return _run(files, array, methods, early, headers, rate_of, locs_at, select, dict(
-        num_sources=num_sources, fs=fs, resample=resample, frame_length=frame_length, hop_length=hop_length,
-        min_sep=min_separation_deg, strict=strict, keep_whole=keep_whole, progress=progress,
+    return _run(files, array, methods, early, headers, rate_of, locs_at, select, _Options(
+        num_sources=num_sources, fs=None if fs is None else int(fs), resample=resample, frame_length=frame_length,
+        hop_length=hop_length, min_sep=min_separation_deg, strict=strict, keep_whole=keep_whole, progress=progress,
         block_frames=BLOCK_FRAMES if block_frames is None else int(block_frames)))
+
+
+@dataclass(frozen=True)
+class _Options:
+    """:func:`iter_localize`'s per-run settings, as its generator needs them."""
+
+    num_sources: int
+    fs: int | None
+    resample: bool
+    frame_length: float | None
+    hop_length: float | None
+    min_sep: float
+    strict: bool
+    keep_whole: bool
+    progress: bool
+    block_frames: int
 
 
 def _run(
@@ -301,7 +317,7 @@ def _run(
     rate_of: Callable[[int], int | None],
     locs_at: Callable[[int, Path], dict[str, Localizer]],
     select: list[int] | None,
-    o: dict[str, Any],
+    o: _Options,
 ) -> Iterator[LocalizeEvent]:
     """The generator behind :func:`iter_localize` (whose checks run when it is called)."""
     from tqdm import tqdm
@@ -309,20 +325,20 @@ def _run(
     from soundloc.audio import iter_audio_blocks, read_audio
 
     M = array.num_mics
-    bar = tqdm(total=len(files), file=sys.stderr, unit="file", desc="localize", disable=not o["progress"], leave=False)
+    bar = tqdm(total=len(files), file=sys.stderr, unit="file", desc="localize", disable=not o.progress, leave=False)
 
     def say(ev: LocalizeEvent) -> Iterator[LocalizeEvent]:
         """Yield a message event with the progress bar out of the way."""
-        if ev.kind == "error" and o["strict"]:
+        if ev.kind == "error" and o.strict:
             raise ValueError(ev.message)
-        if o["progress"]:
+        if o.progress:
             bar.clear()
         yield ev
-        if o["progress"]:
+        if o.progress:
             bar.refresh()
 
     def blocks_of(i: int) -> Iterator[tuple[np.ndarray, int]]:
-        return iter_audio_blocks(files[i], o["block_frames"], fs=o["fs"], channels=M, resample=o["resample"], select=select)
+        return iter_audio_blocks(files[i], o.block_frames, fs=o.fs, channels=M, resample=o.resample, select=select)
 
     try:
         groups: dict[tuple[Any, ...], list[int]] = {}
@@ -332,7 +348,7 @@ def _run(
                 bar.update(1)
                 continue
             r = rate_of(i)
-            if o["frame_length"] is not None:
+            if o.frame_length is not None:
                 key: tuple[Any, ...] = ("stream",)
             elif i in headers and r is not None:
                 frames = headers[i][1] * r // headers[i][0]
@@ -356,7 +372,7 @@ def _run(
                 rate = 0
                 for i in idx[c0 : c0 + chunk]:
                     try:
-                        x, rate = read_audio(files[i], fs=o["fs"], channels=M, resample=o["resample"], select=select)
+                        x, rate = read_audio(files[i], fs=o.fs, channels=M, resample=o.resample, select=select)
                     except ValueError as e:
                         yield from say(LocalizeEvent(i, "error", message=str(e)))
                         bar.update(1)
@@ -368,14 +384,14 @@ def _run(
                 locs = locs_at(int(rate), files[good[0]])
                 if len({c.shape[-1] for c in clips}) == 1:
                     batch = np.stack(clips)
-                    per_method = [locs[m].locate_batch(batch, o["num_sources"], min_separation_deg=o["min_sep"]) for m in methods]
+                    per_method = [locs[m].locate_batch(batch, o.num_sources, min_separation_deg=o.min_sep) for m in methods]
                     for k, i in enumerate(good):
                         for res in per_method:
                             yield LocalizeEvent(i, "result", res[k])
                 else:
                     for i, x in zip(good, clips):
                         for m in methods:
-                            yield LocalizeEvent(i, "result", locs[m].locate(x, o["num_sources"], min_separation_deg=o["min_sep"]))
+                            yield LocalizeEvent(i, "result", locs[m].locate(x, o.num_sources, min_separation_deg=o.min_sep))
                 bar.update(len(good))
     finally:
         bar.close()
@@ -387,7 +403,7 @@ def _stream_file(
     blocks: Iterator[tuple[np.ndarray, int]],
     locs_at: Callable[[int, Path], dict[str, Localizer]],
     methods: Sequence[str],
-    o: dict[str, Any],
+    o: _Options,
     say: Callable[[LocalizeEvent], Iterator[LocalizeEvent]],
 ) -> Iterator[LocalizeEvent]:
     """Locate one file read block by block: its windows (per-window mode) and/or whole-file results."""
@@ -400,9 +416,8 @@ def _stream_file(
         return
     rate = first[1]
     locs = locs_at(rate, f)
-    whole = o["frame_length"] is None or o["keep_whole"]
     accs: dict[str, FrameAccumulator] = {}
-    if whole:
+    if o.frame_length is None:
         for m in methods:
             if locs[m].frame_statistic is None:
                 yield from say(LocalizeEvent(i, "error", message=(
@@ -410,6 +425,8 @@ def _stream_file(
                     "localize it in windows (--frame-length)")))
                 return
             accs[m] = locs[m].accumulator()
+    elif o.keep_whole:  # whole-file results beside the windows (for plots), where the method can accumulate
+        accs = {m: locs[m].accumulator() for m in methods if locs[m].frame_statistic is not None}
 
     def feed() -> Iterator[np.ndarray]:
         for x, _ in itertools.chain([first], blocks):
@@ -417,15 +434,15 @@ def _stream_file(
                 acc.add(x)
             yield x
 
-    kind = "result" if o["frame_length"] is None else "whole"
+    kind = "result" if o.frame_length is None else "whole"
     try:
-        if o["frame_length"] is None:
+        if o.frame_length is None:
             for _ in feed():
                 pass
         else:
             yield from _stream_windows(i, f, feed(), rate, locs, methods, o, say)
-        for m in methods if whole else ():
-            yield LocalizeEvent(i, kind, accs[m].result(o["num_sources"], min_separation_deg=o["min_sep"]))
+        for m, acc in accs.items():
+            yield LocalizeEvent(i, kind, acc.result(o.num_sources, min_separation_deg=o.min_sep))
     except AudioError as e:
         yield from say(LocalizeEvent(i, "error", message=str(e)))
 
@@ -437,21 +454,24 @@ def _stream_windows(
     fs: int,
     locs: dict[str, Localizer],
     methods: Sequence[str],
-    o: dict[str, Any],
+    o: _Options,
     say: Callable[[LocalizeEvent], Iterator[LocalizeEvent]],
 ) -> Iterator[LocalizeEvent]:
     """The windows of ``Localizer.locate_frames`` on the concatenated ``blocks``, located batch by batch."""
     loc0 = locs[methods[0]]
     nfft = max(loc.nfft for loc in locs.values())  # methods share nfft (one option)
-    win = max(int(round(o["frame_length"] * fs)), nfft)
-    hop = max(int(round(o["hop_length"] * fs)), 1)
+    if o.frame_length is None or o.hop_length is None:
+        raise ValueError("per-window mode needs frame_length and hop_length")
+    frame_length = o.frame_length
+    win = max(int(round(frame_length * fs)), nfft)
+    hop = max(int(round(o.hop_length * fs)), 1)
     M = loc0.num_mics
     per_batch = max(1, min(min(loc.batch_size for loc in locs.values()), WINDOW_BATCH_BYTES // (M * win * 4)))
     pending: list[tuple[int, int, np.ndarray]] = []
 
     def flush() -> Iterator[LocalizeEvent]:
         frames = np.stack([w for _, _, w in pending])
-        per_method = [locs[m].locate_batch(frames, o["num_sources"], min_separation_deg=o["min_sep"]) for m in methods]
+        per_method = [locs[m].locate_batch(frames, o.num_sources, min_separation_deg=o.min_sep) for m in methods]
         for k, (s, e, _) in enumerate(pending):
             for res in per_method:
                 yield LocalizeEvent(i, "result", replace(res[k], start=s / fs, end=e / fs))
@@ -459,9 +479,9 @@ def _stream_windows(
 
     try:
         for s, e, w in _cut_windows(blocks, M, win, hop, nfft):
-            if s == 0 and e < int(round(o["frame_length"] * fs)):
+            if s == 0 and e < int(round(frame_length * fs)):
                 yield from say(LocalizeEvent(i, "notice", message=(
-                    f"{f}: {e / fs:.2f} s long, shorter than the {o['frame_length']:g} s window: one window")))
+                    f"{f}: {e / fs:.2f} s long, shorter than the {frame_length:g} s window: one window")))
             pending.append((s, e, w))
             if len(pending) == per_batch:
                 yield from flush()
