@@ -24,7 +24,7 @@ What counts as a bad signal (:func:`validate_waveform`):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioError",
     "audio_info",
+    "iter_audio_blocks",
     "list_audio_files",
     "read_audio",
     "resample",
@@ -393,3 +394,153 @@ def list_audio_files(
         where = ", ".join(str(p) for p in paths)
         raise AudioError(f"no audio files ({', '.join(sorted(exts))}) found in: {where}")
     return sorted(found)
+
+
+# ---------------------------------------------------------------------------
+# reading long files in blocks
+# ---------------------------------------------------------------------------
+
+BLOCK_FRAMES = 2**20
+"""Default block length of :func:`iter_audio_blocks` in samples (65.5 s at 16 kHz)."""
+
+
+def _open_sound_file(p: Path, name: str) -> sf.SoundFile:
+    """Open ``p`` for reading with :func:`read_audio`'s checks and messages."""
+    if not p.exists():
+        raise AudioError(f"{name}: no such file")
+    if p.is_dir():
+        raise AudioError(f"{name}: is a directory, not an audio file")
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise AudioError(f"{name}: cannot access file ({e.strerror or e})") from e
+    if size == 0:
+        raise AudioError(f"{name}: file is empty (0 bytes)")
+    try:
+        return sf.SoundFile(str(p))
+    except (sf.SoundFileError, RuntimeError, OSError, EOFError) as e:
+        msg = str(e).replace(f"Error opening {str(p)!r}: ", "").strip().splitlines()
+        detail = msg[0] if msg else type(e).__name__
+        raise AudioError(f"{name}: cannot decode audio ({detail})") from e
+
+
+def _read_chunk(f: sf.SoundFile, n: int, name: str, select: list[int] | None) -> np.ndarray:
+    """Next ``n`` frames of ``f`` as a C-contiguous float32 ``(C, k)`` array, ``k <= n`` (0 at the end)."""
+    try:
+        data = f.read(n, dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, OSError, EOFError) as e:
+        raise AudioError(f"{name}: cannot decode audio ({str(e).strip() or type(e).__name__})") from e
+    if select is not None:
+        data = data[:, select]
+    return np.ascontiguousarray(data.T)
+
+
+def iter_audio_blocks(
+    path: str | os.PathLike,
+    block_frames: int = BLOCK_FRAMES,
+    *,
+    fs: int | None = None,
+    channels: int | None = None,
+    resample: bool = True,
+    select: Sequence[int] | None = None,
+    allow_silent: bool = False,
+    max_clipped_fraction: float | None = 0.05,
+) -> Iterator[tuple[np.ndarray, int]]:
+    """Read an audio file block by block: memory bounded by ``block_frames``, not the file length.
+
+    Yields ``(x, fs)`` with ``x`` a float32 ``(C, n)`` block, ``0 < n <= block_frames``; the
+    blocks are consecutive and do not overlap, their concatenation is what :func:`read_audio`
+    returns (bit for bit, resampled ones too: soxr's streaming resampler gives what its one-shot
+    call gives). Arguments as in :func:`read_audio`; ``fs`` resamples block by block.
+
+    Checks: the header ones (missing/empty/corrupt file, ``channels``, ``select``, a rate refused
+    with ``resample=False``) before the first block; NaN/inf in a block raise an
+    :class:`AudioError` naming the file and the time; a silent file is refused before the first
+    block (when the first samples are silent the file is scanned ahead for a sound, then read from
+    where it was). Clipping is checked per block (relative to the block's peak; for a file of one
+    block exactly as in :func:`read_audio`), and the message names the block's time span.
+    """
+    if int(block_frames) != block_frames or block_frames < 1:
+        raise ValueError(f"block_frames must be a positive integer, got {block_frames}")
+    block_frames = int(block_frames)
+    p = Path(path)
+    name = str(path)
+    with _open_sound_file(p, name) as f:
+        fs_file = int(f.samplerate)
+        n_ch = int(f.channels)
+        sel: list[int] | None = None
+        if select is not None:
+            sel = [int(c) for c in select]
+            bad = [c for c in sel if not 0 <= c < n_ch]
+            if bad:
+                raise AudioError(f"{name}: has {n_ch} channels (0 to {n_ch - 1}), "
+                                 f"cannot select channel {', '.join(map(str, bad))}")
+        out_ch = n_ch if sel is None else len(sel)
+        if channels is not None and out_ch != channels:
+            raise AudioError(f"{name}: expected {channels} channels for the array, got {out_ch}")
+        if f.frames == 0:
+            raise AudioError(f"{name}: contains no samples")
+        fs_out = fs_file if fs is None else int(fs)
+        if fs_out != fs_file and not resample:
+            raise AudioError(f"{name}: sample rate is {fs_file} Hz, expected {fs_out} Hz (resampling disabled)")
+        # input frames per read: about one output block
+        step = max(1, -(-block_frames * fs_file // fs_out))
+        single = f.frames <= step
+        stream = None
+        if fs_out != fs_file:
+            import soxr  # local: keeps `import soundloc.audio` cheap
+
+            stream = soxr.ResampleStream(fs_file, fs_out, out_ch, dtype="float32", quality="HQ")
+        heard = allow_silent
+        pending: list[np.ndarray] = []
+        pending_n = 0
+        pos = 0  # input frames read so far
+        while True:
+            x = _read_chunk(f, step, name, sel)
+            k = x.shape[1]
+            last = k < step or pos + k >= f.frames
+            if k:
+                t0, t1 = pos / fs_file, (pos + k) / fs_file
+                label = name if single else f"{name} at {t0:.1f}-{t1:.1f} s"
+                if not np.isfinite(x).all():
+                    ch, idx = np.argwhere(~np.isfinite(x))[0]
+                    at = pos + int(idx)
+                    raise AudioError(f"{name}: NaN/inf sample at {at / fs_file:.3f} s (channel {ch}, sample {at})")
+                _check(x, label, True, max_clipped_fraction)
+                if not heard:
+                    heard = _scan_for_sound(f, x, pos + k, step, name, sel)
+            pos += k
+            y = x if stream is None else stream.resample_chunk(np.ascontiguousarray(x.T), last=last).T
+            if y.shape[1]:
+                pending.append(np.ascontiguousarray(y, dtype=np.float32))
+                pending_n += y.shape[1]
+            while pending_n >= block_frames or (last and pending_n):
+                buf = pending[0] if len(pending) == 1 else np.concatenate(pending, axis=1)
+                n_out = min(block_frames, buf.shape[1])
+                rest = buf[:, n_out:]
+                pending = [np.ascontiguousarray(rest)] if rest.shape[1] else []
+                pending_n = rest.shape[1]
+                yield buf[:, :n_out], fs_out
+            if last:
+                return
+
+
+def _scan_for_sound(f: sf.SoundFile, first: np.ndarray, resume: int, step: int, name: str, sel: list[int] | None) -> bool:
+    """True when ``first`` or anything after it in ``f`` is louder than :data:`SILENCE_PEAK`
+    (or not finite); else raise the silent-file :class:`AudioError`. ``f`` is left at ``resume``."""
+    peak = float(np.max(np.abs(first))) if first.size else 0.0
+    if not peak < SILENCE_PEAK:
+        return True
+    try:
+        while True:
+            x = _read_chunk(f, step, name, sel)
+            if not x.shape[1]:
+                break
+            m = float(np.max(np.abs(x)))
+            if not m < SILENCE_PEAK:  # NaN too: the reading pass reports it
+                return True
+            peak = max(peak, m)
+    finally:
+        f.seek(resume)
+    what = "all samples are zero" if peak == 0.0 else f"peak {peak:.2e} < {SILENCE_PEAK:g}"
+    raise AudioError(f"{name}: silent ({what})")

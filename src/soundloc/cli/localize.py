@@ -8,7 +8,14 @@ few files.
 Output (stdout): an aligned table, or with ``--format json`` a list of objects
 ``{"file", "start", "end", "method", "sources": [{"azimuth", "elevation", "power"}]}`` -- one
 per file and method, or one per window with ``--frame-length``. Angles in degrees: azimuth
-counter-clockwise from the array's front (+x) in (-180, 180], elevation up.
+counter-clockwise from the array's front (+x) in (-180, 180], elevation up. ``--format jsonl``
+writes the same objects one per line as soon as each is computed (window by window, all
+methods of a window together), so an interrupted run (Ctrl-C: exit code 130) keeps every line
+it wrote; table and json are printed at the end.
+
+Long recordings are read in blocks, so memory does not grow with the file: per window
+(``--frame-length``, at most 600 s) or, in whole-file mode, through each method's frame-summed
+statistics (same result as one read, up to rounding).
 
 Devices that record extra channels: ``--channels`` picks the array's mics, in the array's
 mic order, e.g. the ReSpeaker USB Mic Array v2.0 (6-channel firmware: 0 = processed,
@@ -24,18 +31,24 @@ others are processed and the exit code is 1. With ``--strict`` the first bad fil
 run (exit code 2, nothing printed on stdout).
 
 Exit codes: 0 all files localized; 1 some files skipped; 2 the command could not run (bad
-option, unknown array or method, malformed array JSON, ``--strict`` and a bad file).
+option, unknown array or method, malformed array JSON, an option that does not fit a file's
+sample rate such as ``--fmax`` above its Nyquist frequency, ``--strict`` and a bad file);
+130 interrupted.
 
 ``--plot out.png``: a polar plot of the spatial spectrum, one panel per method. With several
 input files one image per file is written, named ``out_<file stem>.png`` (a ``-2``, ``-3``...
 suffix keeps stems that repeat apart). With ``--frame-length`` a DOA-vs-time plot is written
-as well, named like the polar plot plus ``_time`` (``out_time.png``, ``out_<stem>_time.png``).
+as well, named like the polar plot plus ``_time`` (``out_time.png``, ``out_<stem>_time.png``);
+the plot needs every window's spatial spectrum, so with ``--plot`` memory grows with the
+number of windows (a few KB each).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -43,7 +56,19 @@ from typing import Sequence
 from soundloc.cli._text import align_table
 
 PROGRESS_MIN_FILES = 4
-"""A progress bar is shown (on stderr) from this many input files on."""
+"""With ``--progress auto`` a bar is drawn from this many input files on, when stderr is a terminal."""
+
+MAX_NFFT = 65536
+"""Largest ``--nfft`` (4 s at 16 kHz)."""
+
+MAX_FS = 768000
+"""Largest ``--fs`` in Hz."""
+
+MAX_FRAME_S = 600.0
+"""Largest ``--frame-length`` / ``--hop`` in seconds (a window is held in memory; longer: whole-file mode)."""
+
+MAX_CHANNELS = 1024
+"""Most channels ``--channels`` may select."""
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
@@ -64,16 +89,17 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "(the methods that work on the array)")
     p.add_argument("--channels", default=None, metavar="LIST",
                    help="0-based file channels holding the array's mics, in the array's mic order: indices "
-                        "and ranges, e.g. 1-4 or 1,2,3,4 (must select one channel per mic; default: all "
+                        "and ranges, e.g. 1-4 or 1,2,3,4 (must select one channel per mic, at most 1024; default: all "
                         "channels, and the file must have one per mic). ReSpeaker USB v2.0 6-channel "
                         "recordings (0 processed, 1-4 mics, 5 playback): --array respeaker4 --channels 1-4")
     p.add_argument("--sources", type=int, default=1, metavar="K", help="number of sources to report (default 1)")
     p.add_argument("--frame-length", type=float, default=None, metavar="S",
-                   help="localize in windows of S seconds (default: the whole file)")
-    p.add_argument("--hop", type=float, default=None, metavar="S", help="window hop in seconds (default: frame length)")
+                   help="localize in windows of S seconds, at most 600 (default: the whole file)")
+    p.add_argument("--hop", type=float, default=None, metavar="S",
+                   help="window hop in seconds, at most 600 (default: frame length)")
     p.add_argument("--fmin", type=float, default=None, metavar="HZ", help="lowest analysed frequency (default 300)")
     p.add_argument("--fmax", type=float, default=None, metavar="HZ", help="highest analysed frequency (method default)")
-    p.add_argument("--nfft", type=int, default=512, metavar="N", help="STFT length in samples (default 512)")
+    p.add_argument("--nfft", type=int, default=512, metavar="N", help="STFT length in samples, 8 to 65536 (default 512)")
     p.add_argument("--grid", choices=("auto", "2d", "3d"), default="auto",
                    help="2d: azimuth circle in the horizontal plane, 1 degree; 3d: sphere (upper half for "
                         "planar arrays); auto (default): for a linear horizontal array (linear4, stereo, a "
@@ -83,15 +109,17 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "(e.g. tetra: on the 2d circle their azimuths of elevated sources can be far off)")
     p.add_argument("--min-separation", type=float, default=20.0, metavar="DEG",
                    help="minimum angle between reported sources (default 20)")
-    p.add_argument("--fs", type=int, default=None, metavar="HZ",
-                   help="resample every file to this rate (default: each file at its own rate)")
+    p.add_argument("--fs", type=float, default=None, metavar="HZ",
+                   help="resample every file to this rate, at most 768000 (default: each file at its own rate)")
     p.add_argument("--no-resample", action="store_true", help="with --fs: refuse files at another rate")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+    p.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
+                   help="output format: table (default), json (a list, at the end) or jsonl (one object per "
+                        "line, written as soon as computed; an interrupted run keeps its lines)")
     p.add_argument("--plot", default=None, metavar="OUT.png", help="write polar plot(s) of the spatial spectrum")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad file (default: skip it, exit 1)")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                   help=f"progress bar on stderr (auto: from {PROGRESS_MIN_FILES} files on)")
+                   help=f"progress bar on stderr (auto: from {PROGRESS_MIN_FILES} files on, when stderr is a terminal)")
     p.set_defaults(func=run)
     return p
 
@@ -130,12 +158,14 @@ def parse_methods(spec: str, array=None) -> list[str]:
 def parse_channels(spec: str) -> list[int]:
     """``"1-4"`` / ``"1,2,3,4"`` / ``"0,2-3"`` -> 0-based channel indices in the given order.
 
-    Raises ValueError for a malformed item, a descending range, a negative or repeated index.
+    Raises ValueError for a malformed item, a descending range, a negative or repeated index, or
+    more than :data:`MAX_CHANNELS` channels (counted before any range is expanded).
     """
-    out: list[int] = []
     items = [t.strip() for t in str(spec).split(",")]
     if not any(items):
         raise ValueError("--channels: no channels given; use e.g. 1-4 or 1,2,3,4")
+    ranges: list[tuple[int, int]] = []
+    total = 0
     for item in items:
         lo, sep, hi = item.partition("-")
         try:
@@ -145,33 +175,51 @@ def parse_channels(spec: str) -> list[int]:
             raise ValueError(f"--channels: '{item}' is not a channel index or range (use e.g. 1-4 or 1,2,3,4)") from None
         if b < a:
             raise ValueError(f"--channels: range '{item}' goes down; write it as {b}-{a} or list the channels")
+        total += b - a + 1
+        if total > MAX_CHANNELS:
+            raise ValueError(f"--channels: '{spec}' selects more than {MAX_CHANNELS} channels")
+        ranges.append((a, b))
+    out: list[int] = []
+    seen: set[int] = set()
+    for a, b in ranges:
         for c in range(a, b + 1):
-            if c in out:
+            if c in seen:
                 raise ValueError(f"--channels: channel {c} is selected twice in '{spec}'")
+            seen.add(c)
             out.append(c)
     return out
+
+
+def _check_seconds(value: float | None, option: str) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{option} must be a positive number of seconds, got {value}")
+    if value is not None and value > MAX_FRAME_S:
+        raise ValueError(f"{option} {value:g} s is above the limit of {MAX_FRAME_S:g} s "
+                         "(for longer, drop --frame-length: the whole file is one window)")
 
 
 def _check_options(args: argparse.Namespace) -> None:
     if args.sources < 1:
         raise ValueError(f"--sources must be >= 1, got {args.sources}")
-    if args.frame_length is not None and not args.frame_length > 0:
-        raise ValueError(f"--frame-length must be > 0 seconds, got {args.frame_length}")
+    _check_seconds(args.frame_length, "--frame-length")
     if args.hop is not None:
         if args.frame_length is None:
             raise ValueError("--hop needs --frame-length")
-        if not args.hop > 0:
-            raise ValueError(f"--hop must be > 0 seconds, got {args.hop}")
-    if args.fs is not None and args.fs <= 0:
-        raise ValueError(f"--fs must be a positive sample rate in Hz, got {args.fs}")
+        _check_seconds(args.hop, "--hop")
+    if args.fs is not None:
+        if not (math.isfinite(args.fs) and args.fs.is_integer() and 0 < args.fs <= MAX_FS):
+            raise ValueError(f"--fs must be a whole number of Hz from 1 to {MAX_FS}, got {args.fs:g}")
+        args.fs = int(args.fs)
     if args.no_resample and args.fs is None:
         raise ValueError("--no-resample needs --fs (without it every file is read at its own rate)")
-    if not args.min_separation >= 0:
-        raise ValueError(f"--min-separation must be >= 0 degrees, got {args.min_separation}")
-    if args.nfft < 8:
-        raise ValueError(f"--nfft must be >= 8 samples, got {args.nfft}")
-    if args.fmin is not None and args.fmin < 0:
-        raise ValueError(f"--fmin must be >= 0 Hz, got {args.fmin}")
+    if not 0 <= args.min_separation <= 180:
+        raise ValueError(f"--min-separation must be between 0 and 180 degrees, got {args.min_separation}")
+    if not 8 <= args.nfft <= MAX_NFFT:
+        raise ValueError(f"--nfft must be from 8 to {MAX_NFFT} samples, got {args.nfft}")
+    if args.fmin is not None and not (math.isfinite(args.fmin) and args.fmin >= 0):
+        raise ValueError(f"--fmin must be a frequency >= 0 Hz, got {args.fmin}")
+    if args.fmax is not None and not (math.isfinite(args.fmax) and args.fmax > 0):
+        raise ValueError(f"--fmax must be a frequency > 0 Hz, got {args.fmax}")
     if args.fmin is not None and args.fmax is not None and args.fmin >= args.fmax:
         raise ValueError(f"--fmin ({args.fmin:g} Hz) must be below --fmax ({args.fmax:g} Hz)")
     from soundloc.device import resolve_device
@@ -185,6 +233,8 @@ def _check_options(args: argparse.Namespace) -> None:
             folder = folder.parent
         if not folder.is_dir():
             raise ValueError(f"--plot: {folder} exists and is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"--plot: cannot write {args.plot} (no write permission in {folder})")
 
 
 def plot_paths(out: str | Path, files: Sequence[Path]) -> list[Path]:
@@ -244,7 +294,7 @@ def format_table(records: Sequence[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from soundloc.doa.batch import expand_inputs, localize_files, resolve_grid, to_records
+    from soundloc.doa.batch import expand_inputs, iter_localize, resolve_grid, to_records
     from soundloc.geometry import get_array
 
     _check_options(args)
@@ -263,8 +313,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"soundloc localize: note: {skipped} skipped (needs a spaced microphone array, not FOA)", file=sys.stderr)
     files, missing = expand_inputs(args.inputs)
 
-    def report(msg: str) -> None:
-        print(f"soundloc localize: error: {msg}", file=sys.stderr)
+    def report(msg: str, what: str = "error") -> None:
+        print(f"soundloc localize: {what}: {msg}", file=sys.stderr)
 
     if missing and args.strict:
         raise ValueError(missing[0])
@@ -280,36 +330,73 @@ def run(args: argparse.Namespace) -> int:
         kwargs["fmin"] = args.fmin
     if args.fmax is not None:
         kwargs["fmax"] = args.fmax
-    show = args.progress == "always" or (args.progress == "auto" and len(files) >= PROGRESS_MIN_FILES)
-    batch = localize_files(
-        files, array, methods,
-        num_sources=args.sources, fs=args.fs, resample=not args.no_resample,
-        frame_length=args.frame_length, hop_length=args.hop, grid=resolve_grid(args.grid, array),
-        channels=channels,
-        min_separation_deg=args.min_separation, localizer_kwargs=kwargs, strict=args.strict,
-        keep_whole=args.plot is not None, on_error=report, progress=show,
-    )
-    records = to_records(files, batch.results)
+    show = args.progress == "always" or (
+        args.progress == "auto" and len(files) >= PROGRESS_MIN_FILES and sys.stderr.isatty())
+    try:  # options that do not fit a file's rate raise here, once: exit 2, nothing printed
+        events = iter_localize(
+            files, array, methods,
+            num_sources=args.sources, fs=args.fs, resample=not args.no_resample,
+            frame_length=args.frame_length, hop_length=args.hop, grid=resolve_grid(args.grid, array),
+            channels=channels,
+            min_separation_deg=args.min_separation, localizer_kwargs=kwargs, strict=args.strict,
+            keep_whole=args.plot is not None, progress=show,
+        )
+    except ValueError as e:  # name the option as the user typed it
+        msg = str(e)
+        raise ValueError("--" + msg if msg.split(" ")[0] in ("fmin", "fmax", "nfft") else msg) from e
+    order = {m: k for k, m in enumerate(methods)}
+    records: list[list[dict]] = [[] for _ in files]  # small: no spectra
+    kept: list[list] = [[] for _ in files]  # DOAResults, for plots only
+    whole: list[list] = [[] for _ in files]
+    failed: set[int] = set()
+    for ev in events:
+        if ev.kind == "error":
+            report(ev.message)
+            failed.add(ev.index)
+        elif ev.kind == "notice":
+            report(ev.message, "note")
+        elif ev.result is None:
+            continue
+        elif ev.kind == "whole":
+            whole[ev.index].append(ev.result)
+        elif ev.kind == "result":
+            rec = to_records([files[ev.index]], [[ev.result]])[0]
+            if args.format == "jsonl":
+                sys.stdout.write(json.dumps(rec) + "\n")
+                sys.stdout.flush()
+            else:
+                records[ev.index].append(rec)
+            if args.plot is not None:
+                kept[ev.index].append(ev.result)
+    for lst in (*records, *kept, *whole):
+        lst.sort(key=lambda r: order.get(r["method"] if isinstance(r, dict) else r.method, 0))
+    flat = [r for rs in records for r in rs]
     if args.format == "json":
-        print(json.dumps(records, indent=2))
-    elif records:
-        print(format_table(records))
+        print(json.dumps(flat, indent=2))
+    elif args.format == "table" and flat:
+        print(format_table(flat))
 
     if args.plot is not None:
-        from soundloc.plots import plot_doa_vs_time, plot_polar_spectrum
+        _write_plots(args, files, kept, whole, failed)
+    return 1 if (failed or missing) else 0
 
-        targets = plot_paths(args.plot, files)
-        targets[0].parent.mkdir(parents=True, exist_ok=True)
-        written = []
-        for i, (f, target) in enumerate(zip(files, targets)):
-            if i in batch.failed or not batch.results[i]:
-                continue
+
+def _write_plots(args: argparse.Namespace, files: Sequence[Path], results: list[list], whole: list[list], failed: set[int]) -> None:
+    from soundloc.plots import plot_doa_vs_time, plot_polar_spectrum
+
+    targets = plot_paths(args.plot, files)
+    written = []
+    for i, (f, target) in enumerate(zip(files, targets)):
+        if i in failed or not results[i]:
+            continue
+        try:
             if args.frame_length is None:
-                written.append(plot_polar_spectrum(batch.results[i], target, title=str(f)))
+                written.append(plot_polar_spectrum(results[i], target, title=str(f)))
             else:
-                written.append(plot_polar_spectrum(batch.whole[i], target, title=f"{f} (whole file)"))
-                written.append(plot_doa_vs_time(batch.results[i], time_plot_path(target), title=str(f)))
-        if written:
-            shown = ", ".join(str(p) for p in written[:3]) + (f" and {len(written) - 3} more" if len(written) > 3 else "")
-            print(f"soundloc localize: wrote {shown}", file=sys.stderr)
-    return 1 if (batch.errors or missing) else 0
+                written.append(plot_polar_spectrum(whole[i], target, title=f"{f} (whole file)"))
+                written.append(plot_doa_vs_time(results[i], time_plot_path(target), title=str(f)))
+        except OSError as e:
+            raise ValueError(f"--plot: cannot write {target} ({e.strerror or type(e).__name__})") from e
+    if written:
+        shown = ", ".join(str(p) for p in written[:3]) + (f" and {len(written) - 3} more" if len(written) > 3 else "")
+        print(f"soundloc localize: wrote {shown}", file=sys.stderr)

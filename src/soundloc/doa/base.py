@@ -114,6 +114,11 @@ class Localizer:
     supports_coincident: ClassVar[bool] = False
     """True for methods that also work on coincident directional channels (FOA, steering from
     ``array.gains``); the others need inter-channel delays and refuse such arrays."""
+    frame_statistic: ClassVar[str | None] = None
+    """What the spectrum of a clip depends on, summed over its STFT frames, per analysed bin:
+    ``"phat"`` (``sum_t Y Y^H`` with ``Y = X / |X|``), ``"cov"`` (``sum_t X X^H``) or ``None``
+    (something else: :meth:`accumulator` is not available). Lets a recording of any length be
+    located block by block (:class:`FrameAccumulator`)."""
 
     def __init__(
         self,
@@ -200,12 +205,40 @@ class Localizer:
         """
         return self._spectrum(X, num_sources), None
 
+    def _analyse_sums(self, S: torch.Tensor, frames: int, num_sources: int) -> tuple[torch.Tensor, Any]:
+        """:meth:`_analyse` from frame sums ``S (B, F, M, M)`` (see :attr:`frame_statistic`) of ``frames`` frames."""
+        raise NotImplementedError
+
+    def frame_statistic_for_array(self) -> str | None:
+        """:attr:`frame_statistic` for this localizer's array (a method may use another statistic on
+        a coincident FOA array, e.g. SRP's ``"vphat"``: ``sum_t Y Y^H`` with each time-frequency
+        vector whitened, ``Y = X / ||X||``)."""
+        return self.frame_statistic
+
+    def _frame_sums(self, X: torch.Tensor) -> torch.Tensor:
+        """``(B, F, M, T)`` band STFT -> ``(B, F, M, M)`` complex128 sums over frames of :meth:`frame_statistic_for_array`."""
+        stat = self.frame_statistic_for_array()
+        if stat == "vphat":
+            from soundloc.doa.coincident import vector_whitened_sums
+
+            return vector_whitened_sums(X).to(torch.complex128)
+        if stat == "phat":
+            X = torch.sgn(X)
+        elif stat != "cov":
+            raise ValueError(f"{self.name}: cannot accumulate over blocks; locate the whole clip")
+        return torch.matmul(X, X.conj().transpose(-1, -2)).to(torch.complex128)
+
+    def accumulator(self) -> FrameAccumulator:
+        """A :class:`FrameAccumulator`: the whole-recording result from consecutive blocks."""
+        return FrameAccumulator(self)
+
     def _refine(
-        self, X: torch.Tensor, spectra: np.ndarray, peaks: np.ndarray, state: Any = None
+        self, X: torch.Tensor | None, spectra: np.ndarray, peaks: np.ndarray, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Optional off-grid refinement: ``(az_deg (B, K), el_deg (B, K))`` or ``None`` (use grid points).
 
-        ``state`` is the second value :meth:`_analyse` returned for the same ``X``.
+        ``state`` is the second value :meth:`_analyse` returned for the same ``X`` (or
+        :meth:`_analyse_sums`, for which ``X`` is ``None``).
         """
         return None
 
@@ -276,7 +309,7 @@ class Localizer:
         spectra = np.asarray(spectra, dtype=np.float64)
         spectra = np.where(np.isfinite(spectra), spectra, 0.0)
         peaks = self.grid.find_peaks(spectra, num_sources, min_separation_deg=min_sep)  # (B, K)
-        refined = self._refine(X, spectra, peaks, state) if X is not None else None
+        refined = self._refine(X, spectra, peaks, state) if (X is not None or state is not None) else None
         g_az = self.grid.azimuth_deg
         g_el = self.grid.elevation_deg
         out = []
@@ -424,3 +457,60 @@ class Localizer:
 
 def _with_span(r: DOAResult, start: float, end: float) -> DOAResult:
     return DOAResult(r.method, r.azimuth, r.elevation, r.power, r.spectrum, r.grid, float(start), float(end))
+
+
+class FrameAccumulator:
+    """The whole-recording result of a localizer, fed block by block (memory independent of length).
+
+    Blocks are consecutive pieces of one ``(M, N)`` recording, of any lengths. The STFT frames are
+    exactly those of the whole recording (``t * hop .. t * hop + nfft``; the samples of a frame
+    that straddles two blocks are carried over), and the localizer's spectrum depends on the frames
+    only through per-bin sums (:attr:`Localizer.frame_statistic`), so :meth:`result` equals
+    ``loc.locate(whole)`` up to floating-point summation order.
+
+    Example:
+        >>> acc = loc.accumulator()
+        >>> for x, _ in iter_audio_blocks("long.flac", channels=loc.num_mics):
+        ...     acc.add(x)
+        >>> res = acc.result(num_sources=1)
+    """
+
+    def __init__(self, loc: Localizer) -> None:
+        if loc.frame_statistic_for_array() not in ("phat", "cov", "vphat"):
+            raise ValueError(f"{loc.name}: cannot accumulate over blocks; locate the whole clip")
+        self.loc = loc
+        self.samples = 0
+        self.frames = 0
+        self._sums: torch.Tensor | None = None
+        self._carry = np.zeros((loc.num_mics, 0), dtype=np.float32)
+
+    def add(self, x: np.ndarray) -> None:
+        """Append the next block ``x (M, n)`` (float; finite)."""
+        loc = self.loc
+        x = loc._check_waveform(x, batched=False)
+        self.samples += x.shape[-1]
+        buf = np.concatenate([self._carry, x.astype(np.float32, copy=False)], axis=1) if self._carry.shape[1] else x
+        if buf.shape[1] < loc.nfft:
+            self._carry = np.array(buf, dtype=np.float32)
+            return
+        t = (buf.shape[1] - loc.nfft) // loc.hop + 1
+        self._add_frames(buf[:, : (t - 1) * loc.hop + loc.nfft])
+        self.frames += t
+        self._carry = np.array(buf[:, t * loc.hop :], dtype=np.float32)
+
+    def _add_frames(self, x: np.ndarray) -> None:
+        s = self.loc._frame_sums(self.loc._band_stft(x[None]))
+        self._sums = s if self._sums is None else self._sums + s
+
+    def result(self, num_sources: int = 1, *, min_separation_deg: float = 20.0) -> DOAResult:
+        """The :class:`DOAResult` of everything added (``start`` 0, ``end`` its duration in seconds)."""
+        loc = self.loc
+        num_sources = loc._check_num_sources(num_sources)
+        if self.samples == 0:
+            raise ValueError("no samples were added")
+        sums, frames = self._sums, self.frames
+        if sums is None:  # shorter than one frame: zero-padded to one, as stft() does
+            sums, frames = loc._frame_sums(loc._band_stft(self._carry[None])), 1
+        s, state = loc._analyse_sums(sums, frames, num_sources)
+        res = loc._results(s.double().cpu().numpy(), None, num_sources, min_separation_deg, state)[0]
+        return _with_span(res, 0.0, self.samples / loc.fs)

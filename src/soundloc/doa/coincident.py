@@ -33,6 +33,25 @@ def _outer_table(table: torch.Tensor) -> torch.Tensor:
     return (table[:, None, :] * table[None, :, :]).reshape(m * m, g)
 
 
+def vector_whitened_sums(X: torch.Tensor) -> torch.Tensor:
+    """``(B, F, M, T)`` band STFT -> ``(B, F, M, M)`` per-bin sums over frames of ``Y Y^H`` with each
+    time-frequency vector whitened, ``Y = X / ||X||`` (zero vectors stay zero): the frame statistic
+    of the coincident SRP (``trace`` of a bin's sum = its number of non-zero frames)."""
+    norm = torch.linalg.vector_norm(X, dim=2, keepdim=True)  # (B, F, 1, T)
+    Y = X / norm.clamp_min(1e-30)
+    return torch.matmul(Y, Y.conj().transpose(-1, -2))
+
+
+def coincident_srp_from_sums(S: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Vector-whitened SRP from :func:`vector_whitened_sums` ``S (B, F, M, M)`` (summed over any
+    number of frames, e.g. block by block): ``(B, G)`` in [0, 1]."""
+    B, _, M, _ = S.shape
+    C = S.sum(1).real  # (B, M, M); the steering is real
+    used = torch.diagonal(S, dim1=-2, dim2=-1).real.sum((1, 2)).clamp_min(1.0)  # whitened bins per clip
+    s: torch.Tensor = (C.reshape(B, M * M).to(table.dtype) @ _outer_table(table)) / used[:, None].to(table.dtype)
+    return s.clamp_min(0.0)
+
+
 def coincident_srp(X: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Vector-whitened SRP.
 
@@ -43,13 +62,7 @@ def coincident_srp(X: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(B, G)`` in [0, 1].
     """
-    B, F, M, T = X.shape
-    norm = torch.linalg.vector_norm(X, dim=2, keepdim=True)  # (B, F, 1, T)
-    Y = (X / norm.clamp_min(1e-30)).permute(0, 2, 1, 3).reshape(B, M, F * T)
-    used = (norm > 0).sum(dim=(1, 2, 3)).clamp_min(1).to(table.dtype)  # whitened bins per clip
-    C = torch.matmul(Y, Y.conj().transpose(-1, -2)).real  # (B, M, M); the steering is real
-    s: torch.Tensor = (C.reshape(B, M * M).to(table.dtype) @ _outer_table(table)) / used[:, None]
-    return s.clamp_min(0.0)
+    return coincident_srp_from_sums(vector_whitened_sums(X), table)
 
 
 def coincident_music(X: torch.Tensor, table: torch.Tensor, num_sources: int, normalize_bins: bool) -> torch.Tensor:
@@ -64,7 +77,11 @@ def coincident_music(X: torch.Tensor, table: torch.Tensor, num_sources: int, nor
     Returns:
         ``(B, G)`` positive.
     """
-    R = torch.matmul(X, X.conj().transpose(-1, -2))  # (B, F, M, M)
+    return coincident_music_from_cov(torch.matmul(X, X.conj().transpose(-1, -2)), table, num_sources, normalize_bins)
+
+
+def coincident_music_from_cov(R: torch.Tensor, table: torch.Tensor, num_sources: int, normalize_bins: bool) -> torch.Tensor:
+    """:func:`coincident_music` from per-bin covariances ``R (B, F, M, M)`` (any positive scale)."""
     tr = torch.diagonal(R, dim1=-2, dim2=-1).real.sum(-1)
     _, V = torch.linalg.eigh(R / tr.clamp_min(1e-30)[..., None, None])
     Es = V[..., -num_sources:]  # (B, F, M, K)

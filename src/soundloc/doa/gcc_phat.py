@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from soundloc.doa.base import Localizer
-from soundloc.doa.srp_phat import phat_cross_spectra
+from soundloc.doa.srp_phat import pair_entries, phat_cross_spectra
 from soundloc.features.stft import stft
 from soundloc.geometry import AzimuthGrid, MicArray, SphereGrid, unit_vectors
 from soundloc.spectral import band_bins
@@ -120,7 +120,13 @@ def _tdoa_peaks(
     searched in ``|lag| <= max_lags[p]`` steps. Returns ``(tdoa (B, P, k) seconds t_j - t_i,
     Newton-polished; heights (B, P, k))``.
     """
-    C = phat_cross_spectra(X, pairs)  # (B, F, P)
+    return _cross_spectra_peaks(phat_cross_spectra(X, pairs), freqs, table, max_lags, up, k)
+
+
+def _cross_spectra_peaks(
+    C: torch.Tensor, freqs: np.ndarray, table: torch.Tensor, max_lags: np.ndarray, up: float, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_tdoa_peaks` from the frame-averaged PHAT pair cross-spectra ``C (B, F, P)``."""
     lags, heights = _pair_peaks(_gcc_curves(C, table), max_lags, k)
     return _newton_refine(lags / up, C, freqs, 0.5 / up), heights
 
@@ -212,6 +218,7 @@ class GCCPHAT(Localizer):
     """
 
     name: ClassVar[str] = "gcc-phat"
+    frame_statistic: ClassVar[str | None] = "phat"
 
     def __init__(self, *args, interp: int = 16, sigma_samples: float = 1.0, refine: bool = True, **kwargs) -> None:
         if int(interp) != interp or interp < 1:
@@ -262,7 +269,14 @@ class GCCPHAT(Localizer):
 
     def _analyse(self, X: torch.Tensor, num_sources: int) -> tuple[torch.Tensor, tuple[np.ndarray, np.ndarray]]:
         """Spectra and the pair peaks ``(tdoa, heights)`` they came from, which :meth:`_refine` reuses."""
-        tdoa, h = self._pair_peaks(X, num_sources)  # (B, P, K)
+        return self._from_peaks(*self._pair_peaks(X, num_sources))
+
+    def _analyse_sums(self, S: torch.Tensor, frames: int, num_sources: int) -> tuple[torch.Tensor, tuple[np.ndarray, np.ndarray]]:
+        C = pair_entries((S / frames).to(torch.complex64), self.pairs)
+        return self._from_peaks(*_cross_spectra_peaks(C, self.freqs, self._lags, self._max_lag, self.fs * self.interp, num_sources))
+
+    def _from_peaks(self, tdoa: np.ndarray, h: np.ndarray) -> tuple[torch.Tensor, tuple[np.ndarray, np.ndarray]]:
+        """Spectra from the pair peaks ``tdoa, h (B, P, K)``, and those peaks (for :meth:`_refine`)."""
         t = torch.as_tensor(tdoa, dtype=torch.float32, device=self.device)
         w = torch.as_tensor(h, dtype=torch.float32, device=self.device)
         ptau = torch.as_tensor(self.pair_tau, dtype=torch.float32, device=self.device)  # (P, G)
@@ -271,11 +285,15 @@ class GCCPHAT(Localizer):
         return s, (tdoa, h)
 
     def _refine(
-        self, X: torch.Tensor, spectra: np.ndarray, peaks: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None
+        self, X: torch.Tensor | None, spectra: np.ndarray, peaks: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         if not self.refine:
             return None
-        tdoa, h = state if state is not None else self._pair_peaks(X, peaks.shape[1])
+        if state is None:
+            if X is None:
+                raise ValueError("gcc-phat refinement needs the STFT or the pair peaks")
+            state = self._pair_peaks(X, peaks.shape[1])
+        tdoa, h = state
         g = self.grid
         az0 = np.where(peaks >= 0, g.azimuth[np.maximum(peaks, 0)], 0.0)  # (B, K) rad
         el0 = np.where(peaks >= 0, g.elevation[np.maximum(peaks, 0)], 0.0)

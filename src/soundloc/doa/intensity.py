@@ -130,8 +130,10 @@ class IntensityVector(Localizer):
         return torch.as_tensor(out)
 
     def _refine(
-        self, X: torch.Tensor, spectra: np.ndarray, peaks: np.ndarray, state: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, X: torch.Tensor | None, spectra: np.ndarray, peaks: np.ndarray, state: Any = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        if X is None:  # no STFT at hand (never the case: iv does not accumulate frame sums)
+            return None
         d, w = self._votes(X)
         dirs = self.grid.directions
         az = np.full(peaks.shape, np.nan)

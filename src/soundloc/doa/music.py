@@ -29,7 +29,7 @@ from typing import ClassVar
 import torch
 
 from soundloc.doa.base import Localizer
-from soundloc.doa.coincident import coincident_music, gain_table
+from soundloc.doa.coincident import coincident_music_from_cov, gain_table
 
 
 class MUSIC(Localizer):
@@ -43,6 +43,7 @@ class MUSIC(Localizer):
     name: ClassVar[str] = "music"
     normalize_bins: ClassVar[bool] = False
     supports_coincident: ClassVar[bool] = True
+    frame_statistic: ClassVar[str | None] = "cov"
 
     def _setup(self) -> None:
         if self.array.is_coincident:  # FOA: real gain steering (soundloc.doa.coincident)
@@ -58,24 +59,34 @@ class MUSIC(Localizer):
 
     def signal_subspace(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
         """``(B, F, M, K)`` orthonormal eigenvectors of the ``K`` largest eigenvalues of each bin's covariance."""
-        R = torch.matmul(X, X.conj().transpose(-1, -2))  # (B, F, M, M)
+        return self._subspace_from_cov(torch.matmul(X, X.conj().transpose(-1, -2)), num_sources)
+
+    def _subspace_from_cov(self, R: torch.Tensor, num_sources: int) -> torch.Tensor:
+        """:meth:`signal_subspace` from the per-bin covariances ``R (B, F, M, M)`` (any positive scale)."""
         tr = torch.diagonal(R, dim1=-2, dim2=-1).real.sum(-1)  # scale-free: eigenvectors do not change
         R = R / tr.clamp_min(1e-30)[..., None, None]
         _, V = torch.linalg.eigh(R)  # ascending eigenvalues
         return V[..., -num_sources:]
 
     def _spectrum(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
-        B, F, M, _ = X.shape
+        return self._from_covariance(torch.matmul(X, X.conj().transpose(-1, -2)), num_sources)
+
+    def _analyse_sums(self, S: torch.Tensor, frames: int, num_sources: int) -> tuple[torch.Tensor, None]:
+        return self._from_covariance((S / frames).to(torch.complex64), num_sources), None
+
+    def _from_covariance(self, R: torch.Tensor, num_sources: int) -> torch.Tensor:
+        """``(B, F, M, M)`` per-bin covariances (any positive scale) -> ``(B, G)`` spectra."""
+        M = self.num_mics
         num_sources = self.subspace_size(num_sources)
         if self.array.is_coincident:
-            return coincident_music(X, self._gains, num_sources, self.normalize_bins)
-        Es = self.signal_subspace(X, num_sources)  # (B, F, M, K)
+            return coincident_music_from_cov(R, self._gains, num_sources, self.normalize_bins)
+        Es = self._subspace_from_cov(R, num_sources)  # (B, F, M, K)
         # a^H Ps a = K + 2 sum_{i<j} Re(Ps_ij conj(a_i) a_j) with the signal projector Ps = Es Es^H
         Ps = Es[:, :, self._pi] * Es[:, :, self._pj].conj()  # (B, F, P, K): e_i conj(e_j)
         Ps = Ps.sum(-1)
         feats = torch.cat([Ps.real, Ps.imag], dim=-1).transpose(0, 1)  # (F, B, 2P)
         # denominator a^H (I - Ps) a = (M - K) - 2 feats . table, one batched GEMM, then in place
-        d = torch.baddbmm(torch.full((1, 1, 1), float(M - num_sources), device=X.device), feats, self._table, alpha=-2.0)
+        d = torch.baddbmm(torch.full((1, 1, 1), float(M - num_sources), device=R.device), feats, self._table, alpha=-2.0)
         p = d.clamp_min_(1e-6 * M).reciprocal_()  # (F, B, G)
         if self.normalize_bins:
             p = p.div_(p.amax(-1, keepdim=True))

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from soundloc.doa.base import Localizer
-from soundloc.doa.coincident import coincident_srp, gain_table
+from soundloc.doa.coincident import coincident_srp, coincident_srp_from_sums, gain_table
 
 
 def phat_cross_spectra(X: torch.Tensor, pairs: np.ndarray) -> torch.Tensor:
@@ -40,9 +40,13 @@ def phat_cross_spectra(X: torch.Tensor, pairs: np.ndarray) -> torch.Tensor:
         ``(B, F, P)`` complex, ``mean_t Y_i conj(Y_j)`` with ``Y = X / |X|`` (0 where ``X == 0``).
     """
     Y = torch.sgn(X)  # X / |X|, 0 where X == 0
-    C = torch.matmul(Y, Y.conj().transpose(-1, -2)) / X.shape[-1]  # (B, F, M, M)
-    i = torch.as_tensor(pairs[:, 0], device=X.device)
-    j = torch.as_tensor(pairs[:, 1], device=X.device)
+    return pair_entries(torch.matmul(Y, Y.conj().transpose(-1, -2)) / X.shape[-1], pairs)
+
+
+def pair_entries(C: torch.Tensor, pairs: np.ndarray) -> torch.Tensor:
+    """``(B, F, M, M)`` per-bin matrices -> ``(B, F, P)`` their entries ``C[..., i, j]`` for the pairs ``(i, j)``."""
+    i = torch.as_tensor(pairs[:, 0], device=C.device)
+    j = torch.as_tensor(pairs[:, 1], device=C.device)
     return C[:, :, i, j]
 
 
@@ -61,6 +65,7 @@ class SRPPHAT(Localizer):
 
     name: ClassVar[str] = "srp-phat"
     supports_coincident: ClassVar[bool] = True
+    frame_statistic: ClassVar[str | None] = "phat"
 
     def _setup(self) -> None:
         if self.array.is_coincident:  # FOA: steer with the channel gains, whiten whole vectors
@@ -72,8 +77,20 @@ class SRPPHAT(Localizer):
     def _spectrum(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
         if self.array.is_coincident:
             return coincident_srp(X, self._gains)
-        B, F, M, _ = X.shape
-        C = phat_cross_spectra(X, self.pairs)  # (B, F, P)
+        return self._from_cross_spectra(phat_cross_spectra(X, self.pairs))
+
+    def frame_statistic_for_array(self) -> str | None:
+        return "vphat" if self.array.is_coincident else "phat"
+
+    def _analyse_sums(self, S: torch.Tensor, frames: int, num_sources: int) -> tuple[torch.Tensor, None]:
+        if self.array.is_coincident:
+            return coincident_srp_from_sums(S, self._gains), None
+        return self._from_cross_spectra(pair_entries((S / frames).to(torch.complex64), self.pairs)), None
+
+    def _from_cross_spectra(self, C: torch.Tensor) -> torch.Tensor:
+        """``(B, F, P)`` frame-averaged PHAT pair cross-spectra -> ``(B, G)`` spectra."""
+        B, F, _ = C.shape
+        M = self.num_mics
         feats = torch.cat([C.real, C.imag], dim=-1).reshape(B, -1)  # (B, F * 2P)
         s = (M + 2.0 * (feats @ self._table) / F) / (M * M)
         return s.clamp_min(0.0)
