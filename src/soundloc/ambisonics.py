@@ -188,11 +188,11 @@ class FoaFormat:
         """Direction gains ``(G, 4)`` (:func:`sh_gains`)."""
         return sh_gains(directions)
 
-    def delays(self, directions: ArrayLike, c: float = 343.0) -> NDArray[np.float64]:
+    def delays(self, directions: ArrayLike, c: float | None = None) -> NDArray[np.float64]:
         """Far-field delays ``(G, 4)`` in seconds: all zero (the channels are coincident)."""
         return np.zeros((len(_directions(directions)), 4))
 
-    def steering(self, directions: ArrayLike, freqs: ArrayLike, c: float = 343.0) -> NDArray[np.complex128]:
+    def steering(self, directions: ArrayLike, freqs: ArrayLike, c: float | None = None) -> NDArray[np.complex128]:
         """Far-field steering vectors ``(F, G, 4)``: ``sh_gains(u)`` at every frequency (``c`` unused)."""
         f = np.atleast_1d(np.asarray(freqs, dtype=np.float64))
         g = sh_gains(directions).astype(np.complex128)
