@@ -1,0 +1,36 @@
+"""Audio-visual sound source localization: find the sounding object in the picture.
+
+* :mod:`soundloc.av.synthetic`: the built-in offline benchmark (spoken digits and digit glyphs on
+  textured backgrounds; sounding, silent and off-screen objects; silent and noise-only audio) as a
+  torch ``Dataset``, deterministic and cached on disk.
+* :mod:`soundloc.av.sounds`: the spoken-digit bank (eSpeak NG voices).
+* :mod:`soundloc.av.glyphs`, :mod:`soundloc.av.textures`: digit glyphs from matplotlib's fonts, backgrounds.
+
+The metrics (cIoU, AUC, AP / max-F1) live in :mod:`soundloc.metrics.av`. Attributes load lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "KINDS": "synthetic",
+    "SPLITS": "synthetic",
+    "AVBenchConfig": "synthetic",
+    "AVSample": "synthetic",
+    "SyntheticAVDataset": "synthetic",
+    "collate_av": "synthetic",
+    "make_sample": "synthetic",
+    "AV_FS": "sounds",
+    "DIGIT_WORDS": "sounds",
+    "digit_speech_bank": "sounds",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"soundloc.av.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'soundloc.av' has no attribute {name!r}")
