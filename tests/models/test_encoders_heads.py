@@ -155,3 +155,26 @@ def test_conformer_is_causal_free_and_uses_context() -> None:
     x2[:, :, 0] += 5.0
     y1 = model(x2)
     assert (y1[:, -1] - y0[:, -1]).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("encoder", list(MODELS))
+def test_a_few_steps_lower_the_adpit_loss(encoder: str) -> None:
+    """Targets -> ADPIT target -> loss -> Adam: the whole chain learns a fixed batch."""
+    from soundloc.losses import get_loss
+
+    model = tiny(encoder, "multi-accddoa").train()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4, C_IN, 25, BINS, generator=g)
+    act = (torch.rand(4, 5, 3, CLASSES, generator=g) > 0.6).float().sort(dim=2, descending=True).values
+    doa = torch.nn.functional.normalize(torch.randn(4, 5, 3, CLASSES, 3, generator=g), dim=-1) * act[..., None]
+    target = model.target({"activity": act, "doa": doa, "distance": 2.0 * act})
+    loss_fn = get_loss(model.head.loss_name)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss = loss_fn(model(x), target)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
