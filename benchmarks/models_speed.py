@@ -1,4 +1,4 @@
-"""CPU timing of the SELD models (numbers for docs/_drafts/models.md): PYTHONPATH=src python docs/_drafts/models_speed.py"""
+"""CPU timing of the SELD models (numbers for docs/models.md): PYTHONPATH=src python benchmarks/models_speed.py"""
 
 import time
 
