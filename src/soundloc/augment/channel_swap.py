@@ -2,9 +2,10 @@
 
 An orthogonal transform ``R`` (rotation or reflection, 3x3) is a *symmetry* of a microphone
 array when it maps the set of mic positions (relative to the centre) onto itself; with the
-channel permutation it induces, ``p_k = R p_{perm[k]}`` for every output channel ``k``. Then a far-field plane wave from the unit direction ``u`` recorded by
-the array and re-ordered as ``y_k = x_{perm[k]}`` is *exactly* the recording of a plane wave
-from ``R u``: the delay of channel ``k`` is ``-p_{perm[k]} . u / c = -(R p_{perm[k]}) . (R u) / c
+channel permutation it induces, ``p_k = R p_{perm[k]}`` for every output channel ``k``.
+Then a far-field plane wave from the unit direction ``u`` recorded by the array and
+re-ordered as ``y_k = x_{perm[k]}`` is *exactly* the recording of a plane wave from ``R u``:
+the delay of channel ``k`` is ``-p_{perm[k]} . u / c = -(R p_{perm[k]}) . (R u) / c
 = -p_k . (R u) / c``. Labels (unit vectors or ACCDOA vectors, last axis ``x, y, z``) transform
 as ``u -> R u``; distances do not change. The symmetries are *derived* from the geometry
 (:func:`array_symmetries`), never read from a table:
@@ -352,7 +353,7 @@ class ChannelSwap(Augmentation):
         flat = doa.reshape(doa.shape[0], -1, 3)
         return torch.einsum("bij,bnj->bni", r, flat).reshape(doa.shape)
 
-    def apply(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    def transform(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Waveforms (3-D) or features (4-D) with the symmetries ``index`` ``(B,)``."""
         if x.ndim == 3:
             return self.apply_waveform(x, index)
@@ -376,7 +377,7 @@ class ChannelSwap(Augmentation):
         if not self.enabled:
             return x, doa
         idx = self.sample(x.shape[0], generator)
-        return self.apply(x, idx), (None if doa is None else self.apply_doa(doa, idx))
+        return self.transform(x, idx), (None if doa is None else self.apply_doa(doa, idx))
 
     def forward_pair(
         self, a: torch.Tensor, b: torch.Tensor, *, generator: torch.Generator | None = None
@@ -392,7 +393,7 @@ class ChannelSwap(Augmentation):
             full = torch.full((a.shape[0],), max(self.identity_index, 0), dtype=torch.long)
             return a, b, full
         idx = self.sample(a.shape[0], generator)
-        return self.apply(a, idx), self.apply(b, idx), idx
+        return self.transform(a, idx), self.transform(b, idx), idx
 
     def extra_repr(self) -> str:
         return f"array={self.array_name}, symmetries={self.num_symmetries}, features={self.layout}, {super().extra_repr()}"
