@@ -324,9 +324,9 @@ class ChannelSwap(Augmentation):
         if x.ndim != 3 or x.shape[1] != self.num_channels:
             raise ValueError(f"ChannelSwap expects waveforms (B, {self.num_channels}, N), got shape {tuple(x.shape)}")
         idx = self._index(index, x)
-        perm = self.perm_table[idx]  # (B, M)
+        perm = self.perm_table[idx].to(x.device)  # (B, M)
         y = torch.gather(x, 1, perm[:, :, None].expand(-1, -1, x.shape[2]))
-        return y * self.sign_table[idx].to(x.dtype)[:, :, None]
+        return y * self.sign_table[idx].to(device=x.device, dtype=x.dtype)[:, :, None]
 
     def apply_features(self, f: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """``(B, C, T, F)`` feature stack (layout ``features``) -> the stack of the swapped audio."""
@@ -334,22 +334,22 @@ class ChannelSwap(Augmentation):
         if f.ndim != 4 or f.shape[1] != c:
             raise ValueError(f"ChannelSwap ({self.layout} features) expects (B, {c}, T, F), got shape {tuple(f.shape)}")
         idx = self._index(index, f)
-        src = self.feat_src[idx]
+        src = self.feat_src[idx].to(f.device)
         y = torch.gather(f, 1, src[:, :, None, None].expand(-1, -1, f.shape[2], f.shape[3]))
-        flip = self.feat_flip[idx]
+        flip = self.feat_flip[idx].to(f.device)
         if bool(flip.any()):
             mirrored = torch.flip(y, dims=[-1])
             if not self.gcc_symmetric:  # lags -L..L-1: bin k <- old lag L-k; lag +L is absent
                 mirrored = torch.cat([torch.zeros_like(mirrored[..., :1]), mirrored[..., :-1]], dim=-1)
             y = torch.where(flip[:, :, None, None], mirrored, y)
-        return y * self.feat_sign[idx].to(f.dtype)[:, :, None, None]
+        return y * self.feat_sign[idx].to(device=f.device, dtype=f.dtype)[:, :, None, None]
 
     def apply_doa(self, doa: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """``(B, ..., 3)`` Cartesian vectors -> ``R_b`` applied to each (``u -> R u``)."""
         if doa.ndim < 2 or doa.shape[-1] != 3:
             raise ValueError(f"ChannelSwap expects DOA labels (B, ..., 3), got shape {tuple(doa.shape)}")
         idx = self._index(index, doa)
-        r = self.rot_table[idx].to(doa.dtype)  # (B, 3, 3)
+        r = self.rot_table[idx].to(device=doa.device, dtype=doa.dtype)  # (B, 3, 3)
         flat = doa.reshape(doa.shape[0], -1, 3)
         return torch.einsum("bij,bnj->bni", r, flat).reshape(doa.shape)
 
@@ -367,7 +367,7 @@ class ChannelSwap(Augmentation):
             raise ValueError(f"symmetry index must have shape ({like.shape[0]},), got {tuple(idx.shape)}")
         if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= self.num_symmetries):
             raise ValueError(f"symmetry index out of range [0, {self.num_symmetries})")
-        return idx.to(self.perm_table.device)
+        return idx.cpu()
 
     # -- forward ----------------------------------------------------------------
     def forward(

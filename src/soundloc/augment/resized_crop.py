@@ -6,7 +6,8 @@ fraction ``s = (h / T) (w / F)`` drawn uniformly in ``scale`` and aspect ratio
 ``r = (w / F) / (h / T)`` log-uniformly in ``ratio`` (torchvision's rule in relative units:
 up to 10 draws, then the box is clipped to the map), at a uniform integer offset, resized back
 to ``T x F`` with bilinear interpolation (``align_corners=False``, the sampling of
-``torch.nn.functional.interpolate``). Frame-level labels do not survive the time stretch: use
+``torch.nn.functional.interpolate``) done as two batched matrix products (one
+:func:`interpolation_matrix` per axis and clip). Frame-level labels do not survive the time stretch: use
 it for label-free views (contrastive pretraining) or clip-level labels.
 """
 
@@ -39,21 +40,22 @@ def _source_index(start: torch.Tensor, size: torch.Tensor, out: int) -> tuple[to
     src = ((i[None] + 0.5) * (size[:, None].double() / out) - 0.5).clamp(min=0.0)
     i0 = src.floor().long()
     i0 = torch.minimum(i0, size[:, None] - 1)
-    frac = (src - i0.double()).float()
+    frac = src - i0.double()
     i1 = torch.minimum(i0 + 1, size[:, None] - 1)
     return start[:, None] + i0, start[:, None] + i1, frac
 
 
-def _resize_axis(x: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor, frac: torch.Tensor, axis: int) -> torch.Tensor:
-    """Linear interpolation of ``x`` ``(B, C, T, F)`` along ``axis`` (2 or 3) at per-clip indices ``(B, out)``."""
-    shape = [x.shape[0], x.shape[1], x.shape[2], x.shape[3]]
-    shape[axis] = i0.shape[1]
-    view = [x.shape[0], 1, 1, 1]
-    view[axis] = i0.shape[1]
-    a = torch.gather(x, axis, i0.to(x.device).reshape(view).expand(shape))
-    b = torch.gather(x, axis, i1.to(x.device).reshape(view).expand(shape))
-    w = frac.to(device=x.device, dtype=x.dtype).reshape(view)
-    return a + (b - a) * w
+def interpolation_matrix(start: torch.Tensor, size: torch.Tensor, out: int, n_in: int) -> torch.Tensor:
+    """``(B, out, n_in)`` float64: row ``i`` holds the bilinear weights of output sample ``i`` on rows ``start .. start+size-1``.
+
+    Multiplying by it crops ``size`` samples at ``start`` and resizes them to ``out`` as
+    ``F.interpolate(mode="linear", align_corners=False)`` does; a full-size box gives the identity.
+    """
+    i0, i1, frac = _source_index(start, size, out)
+    a = torch.zeros(len(start), out, n_in, dtype=torch.float64)
+    a.scatter_add_(2, i0[..., None], (1.0 - frac)[..., None])
+    a.scatter_add_(2, i1[..., None], frac[..., None])
+    return a
 
 
 class RandomResizedCrop(Augmentation):
@@ -126,8 +128,9 @@ class RandomResizedCrop(Augmentation):
             raise ValueError(f"crop boxes for {params.top.shape[0]} clips given for a batch of {b}")
         if bool(((params.top + params.height > t) | (params.left + params.width > n)).any()):
             raise ValueError(f"crop boxes exceed the {t} x {n} map")
-        y = _resize_axis(f, *_source_index(params.top, params.height, t), axis=2)
-        return _resize_axis(y, *_source_index(params.left, params.width, n), axis=3)
+        a_t = interpolation_matrix(params.top, params.height, t, t).to(device=f.device, dtype=f.dtype)
+        a_f = interpolation_matrix(params.left, params.width, n, n).to(device=f.device, dtype=f.dtype)
+        return a_t[:, None] @ f @ a_f[:, None].transpose(-1, -2)  # separable bilinear: rows, then columns
 
     def forward(self, f: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Crop-and-resize each clip of ``f`` ``(B, C, T, F)``."""
