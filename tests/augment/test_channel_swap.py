@@ -181,3 +181,4 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match="mics"):
         array_symmetries(MicArray("big", np.random.default_rng(0).normal(size=(9, 3))))
     assert len(symmetries_for(FoaFormat())) == 16
+    assert ChannelSwap(FoaFormat(), seed=0).layout == "foa" and ChannelSwap(array, seed=0).layout == "mic"

@@ -231,7 +231,8 @@ class ChannelSwap(Augmentation):
         array: the :class:`~soundloc.geometry.MicArray` (``M <= 8``) or FOA format the audio comes from.
         features: layout of feature input (``(B, C, T, F)``): ``mic`` (``M`` log-mel + ``M(M-1)/2``
             GCC-PHAT, pair order ``(0,1), (0,2), ...``), ``foa`` (4 log-mel + intensity ``x, y, z``),
-            ``logmel``, ``gcc-phat`` or ``intensity``; see :data:`FEATURE_LAYOUTS`.
+            ``logmel``, ``gcc-phat`` or ``intensity``; see :data:`FEATURE_LAYOUTS`. Default: ``mic`` for a
+            microphone array, ``foa`` for FOA.
         gcc_symmetric: the GCC lags are ``-L..L`` (``True``) or ``-L..L-1`` (``False``, the DCASE crop
             of the ``dcase`` / ``mcsimclr`` presets). With the asymmetric crop the mirrored lag
             ``+L`` of a reversed pair is not in the input: that one bin (lag ``-L``) is set to 0.
@@ -261,7 +262,7 @@ class ChannelSwap(Augmentation):
         self,
         array: MicArray | FoaFormat,
         *,
-        features: str = "mic",
+        features: str | None = None,
         gcc_symmetric: bool = False,
         symmetries: Sequence[Symmetry] | None = None,
         vertical: bool = True,
@@ -270,10 +271,10 @@ class ChannelSwap(Augmentation):
         seed: int | None = None,
     ) -> None:
         super().__init__(p=p, enabled=enabled, seed=seed)
-        layout = str(features).lower().replace("_", "-")
+        is_foa = isinstance(array, FoaFormat)
+        layout = ("foa" if is_foa else "mic") if features is None else str(features).lower().replace("_", "-")
         if layout not in FEATURE_LAYOUTS:
             raise ValueError(f"unknown feature layout '{features}'; choose from {', '.join(FEATURE_LAYOUTS)}")
-        is_foa = isinstance(array, FoaFormat)
         if is_foa != (layout in ("foa", "intensity")):
             want = "foa or intensity" if is_foa else "mic, logmel or gcc-phat"
             raise ValueError(f"feature layout '{layout}' does not fit array '{array.name}'; use {want}")
