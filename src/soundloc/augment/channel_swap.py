@@ -325,8 +325,8 @@ class ChannelSwap(Augmentation):
         if x.ndim != 3 or x.shape[1] != self.num_channels:
             raise ValueError(f"ChannelSwap expects waveforms (B, {self.num_channels}, N), got shape {tuple(x.shape)}")
         idx = self._index(index, x)
-        perm = self.perm_table[idx].to(x.device)  # (B, M)
-        y = torch.gather(x, 1, perm[:, :, None].expand(-1, -1, x.shape[2]))
+        rows = torch.arange(x.shape[0], device=x.device)[:, None]
+        y = x[rows, self.perm_table[idx].to(x.device)]  # (B, M, N)
         return y * self.sign_table[idx].to(device=x.device, dtype=x.dtype)[:, :, None]
 
     def apply_features(self, f: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -335,14 +335,15 @@ class ChannelSwap(Augmentation):
         if f.ndim != 4 or f.shape[1] != c:
             raise ValueError(f"ChannelSwap ({self.layout} features) expects (B, {c}, T, F), got shape {tuple(f.shape)}")
         idx = self._index(index, f)
-        src = self.feat_src[idx].to(f.device)
-        y = torch.gather(f, 1, src[:, :, None, None].expand(-1, -1, f.shape[2], f.shape[3]))
-        flip = self.feat_flip[idx].to(f.device)
-        if bool(flip.any()):
-            mirrored = torch.flip(y, dims=[-1])
+        rows = torch.arange(f.shape[0], device=f.device)[:, None]
+        y = f[rows, self.feat_src[idx].to(f.device)]  # (B, C, T, F), a copy
+        bi, ci = self.feat_flip[idx].nonzero(as_tuple=True)
+        if len(bi):  # GCC of a reversed pair: mirror the lags
+            bi, ci = bi.to(f.device), ci.to(f.device)
+            mirrored = torch.flip(y[bi, ci], dims=[-1])
             if not self.gcc_symmetric:  # lags -L..L-1: bin k <- old lag L-k; lag +L is absent
                 mirrored = torch.cat([torch.zeros_like(mirrored[..., :1]), mirrored[..., :-1]], dim=-1)
-            y = torch.where(flip[:, :, None, None], mirrored, y)
+            y[bi, ci] = mirrored
         return y * self.feat_sign[idx].to(device=f.device, dtype=f.dtype)[:, :, None, None]
 
     def apply_doa(self, doa: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

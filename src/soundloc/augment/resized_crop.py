@@ -6,8 +6,8 @@ fraction ``s = (h / T) (w / F)`` drawn uniformly in ``scale`` and aspect ratio
 ``r = (w / F) / (h / T)`` log-uniformly in ``ratio`` (torchvision's rule in relative units:
 up to 10 draws, then the box is clipped to the map), at a uniform integer offset, resized back
 to ``T x F`` with bilinear interpolation (``align_corners=False``, the sampling of
-``torch.nn.functional.interpolate``) done as two batched matrix products (one
-:func:`interpolation_matrix` per axis and clip). Frame-level labels do not survive the time stretch: use
+``torch.nn.functional.interpolate``), done for the whole batch by one ``grid_sample`` call whose
+sampling points are those of ``interpolate`` on each clip's box. Frame-level labels do not survive the time stretch: use
 it for label-free views (contrastive pretraining) or clip-level labels.
 """
 
@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from soundloc.augment.base import Augmentation
 
@@ -45,17 +46,12 @@ def _source_index(start: torch.Tensor, size: torch.Tensor, out: int) -> tuple[to
     return start[:, None] + i0, start[:, None] + i1, frac
 
 
-def interpolation_matrix(start: torch.Tensor, size: torch.Tensor, out: int, n_in: int) -> torch.Tensor:
-    """``(B, out, n_in)`` float64: row ``i`` holds the bilinear weights of output sample ``i`` on rows ``start .. start+size-1``.
-
-    Multiplying by it crops ``size`` samples at ``start`` and resizes them to ``out`` as
-    ``F.interpolate(mode="linear", align_corners=False)`` does; a full-size box gives the identity.
-    """
-    i0, i1, frac = _source_index(start, size, out)
-    a = torch.zeros(len(start), out, n_in, dtype=torch.float64)
-    a.scatter_add_(2, i0[..., None], (1.0 - frac)[..., None])
-    a.scatter_add_(2, i1[..., None], frac[..., None])
-    return a
+def _grid_axis(start: torch.Tensor, size: torch.Tensor, n: int) -> torch.Tensor:
+    """``(B, n)`` float64 source coordinates of the resized box on the full axis, normalised for
+    ``grid_sample(align_corners=True)`` (``-1`` = first sample, ``1`` = last)."""
+    i0, i1, frac = _source_index(start, size, n)
+    pix = i0.double() + frac * (i1 - i0).double()  # inside the box: the box's last sample is clamped
+    return pix * (2.0 / max(n - 1, 1)) - 1.0
 
 
 class RandomResizedCrop(Augmentation):
@@ -128,9 +124,12 @@ class RandomResizedCrop(Augmentation):
             raise ValueError(f"crop boxes for {params.top.shape[0]} clips given for a batch of {b}")
         if bool(((params.top + params.height > t) | (params.left + params.width > n)).any()):
             raise ValueError(f"crop boxes exceed the {t} x {n} map")
-        a_t = interpolation_matrix(params.top, params.height, t, t).to(device=f.device, dtype=f.dtype)
-        a_f = interpolation_matrix(params.left, params.width, n, n).to(device=f.device, dtype=f.dtype)
-        return a_t[:, None] @ f @ a_f[:, None].transpose(-1, -2)  # separable bilinear: rows, then columns
+        gt = _grid_axis(params.top, params.height, t)  # (B, T)
+        gf = _grid_axis(params.left, params.width, n)  # (B, F)
+        grid = torch.stack([gf[:, None, :].expand(b, t, n), gt[:, :, None].expand(b, t, n)], dim=-1)
+        y = F.grid_sample(f, grid.to(device=f.device, dtype=f.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+        full = ((params.height == t) & (params.width == n)).to(f.device)
+        return torch.where(full[:, None, None, None], f, y)  # a full-size box is exactly the identity
 
     def forward(self, f: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Crop-and-resize each clip of ``f`` ``(B, C, T, F)``."""
