@@ -81,12 +81,25 @@ class Mixup(Augmentation):
         src = x if others is None else others
         if x.ndim != 3 or src.ndim != 3 or src.shape[1:] != x.shape[1:]:
             raise ValueError(f"Mixup expects waveforms (B, M, N) and a pool of equal (M, N), got {tuple(x.shape)} and {tuple(src.shape)}")
-        w = params.weight.to(device=x.device, dtype=x.dtype)[:, None, None]
-        anchor_rms = rms(x)[:, None, None]
+        b = x.shape[0]
+        w = params.weight.to(device=x.device, dtype=torch.float64)
         partner = src[params.partner.to(x.device)]
-        mixed = (1.0 - w) * x / (anchor_rms + EPS) + w * partner / (rms(partner)[:, None, None] + EPS)
-        out = mixed / (rms(mixed)[:, None, None] + EPS) * anchor_rms
-        return torch.where(w > 0, out, x)
+        xf, pf = x.reshape(b, 1, -1), partner.reshape(b, 1, -1)
+        n = xf.shape[2]
+
+        def mean_prod(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # (B,) mean of u * v, no temporaries
+            return torch.bmm(u, v.transpose(1, 2))[:, 0, 0].double() / n
+
+        ex, ep, cross = mean_prod(xf, xf), mean_prod(pf, pf), mean_prod(xf, pf)  # mean squares and cross term
+        ra, rp = torch.sqrt(ex), torch.sqrt(ep)
+        ca = (1.0 - w) / (ra + EPS)  # mixed = ca x + cp partner (both at unit RMS)
+        cp = w / (rp + EPS)
+        rms_mixed = torch.sqrt((ca**2 * ex + cp**2 * ep + 2.0 * ca * cp * cross).clamp_min(0.0))
+        k = ra / (rms_mixed + EPS)  # back to the anchor's RMS
+        mixed = w > 0
+        ka = torch.where(mixed, ca * k, torch.ones_like(w)).to(x.dtype)
+        kp = torch.where(mixed, cp * k, torch.zeros_like(w)).to(x.dtype)
+        return x * ka[:, None, None] + partner * kp[:, None, None]
 
     def forward(self, x: torch.Tensor, others: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mix each clip of ``x`` ``(B, M, N)`` with a random partner."""
