@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from soundloc.ambisonics import FoaFormat, encode_plane_wave
-from soundloc.augment.channel_swap import ChannelSwap, array_symmetries, foa_symmetries, symmetries_for
+from soundloc.augment.channel_swap import ChannelSwap, Symmetry, array_symmetries, foa_symmetries, symmetries_for
 from soundloc.features import get_feature
 from soundloc.geometry import SPEED_OF_SOUND, MicArray, unit_vectors_deg
 
@@ -62,7 +62,7 @@ def test_transform_doa_angles() -> None:
     np.testing.assert_allclose(sym.transform_doa(unit_vectors_deg(30.0, 20.0)), unit_vectors_deg(60.0, 20.0), atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["tetra", "circular4", "respeaker4"])
+@pytest.mark.parametrize("name", ["tetra", "circular4", "respeaker4", "uma8", "linear4"])
 def test_waveform_swap_equals_rotated_scene(name: str) -> None:
     array = MicArray.preset(name)
     s = np.random.default_rng(1).normal(size=4096)
@@ -181,4 +181,7 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match="mics"):
         array_symmetries(MicArray("big", np.random.default_rng(0).normal(size=(9, 3))))
     assert len(symmetries_for(FoaFormat())) == 16
+    tilted = array_symmetries(MicArray.preset("circular6"))[2]  # a 60-degree transform is no FOA channel swap
+    with pytest.raises(ValueError, match="signed permutation"):
+        ChannelSwap(FoaFormat(), symmetries=[Symmetry(perm=(0, 1, 2, 3), signs=(1.0,) * 4, rotation=tilted.rotation)])
     assert ChannelSwap(FoaFormat(), seed=0).layout == "foa" and ChannelSwap(array, seed=0).layout == "mic"

@@ -283,8 +283,11 @@ class ChannelSwap(Augmentation):
         if not syms:
             raise ValueError("ChannelSwap needs at least one symmetry")
         for s in syms:
-            if len(s.perm) != m:
+            if len(s.perm) != m or len(s.signs) != m:
                 raise ValueError(f"symmetry with {len(s.perm)} channels given for the {m}-channel array '{array.name}'")
+            r = s.matrix
+            if is_foa and not (np.allclose(np.abs(r).sum(axis=1), 1.0) and np.allclose(np.abs(r).max(axis=1), 1.0)):
+                raise ValueError(f"FOA symmetry '{s.describe()}' is not a signed permutation of x, y, z")
         self.array_name = array.name
         self.num_channels = m
         self.layout = layout
@@ -295,7 +298,7 @@ class ChannelSwap(Augmentation):
         tabs = [_feature_tables(s, layout, m) for s in syms]
         self.register_buffer("perm_table", torch.tensor([s.perm for s in syms], dtype=torch.long), persistent=False)
         self.register_buffer("sign_table", torch.tensor([s.signs for s in syms], dtype=torch.float32), persistent=False)
-        self.register_buffer("rot_table", torch.tensor(np.stack([s.matrix for s in syms]), dtype=torch.float32), persistent=False)
+        self.register_buffer("rot_table", torch.tensor(np.stack([s.matrix for s in syms]), dtype=torch.float64), persistent=False)
         self.register_buffer("feat_src", torch.tensor([t[0] for t in tabs], dtype=torch.long), persistent=False)
         self.register_buffer("feat_sign", torch.tensor([t[1] for t in tabs], dtype=torch.float32), persistent=False)
         self.register_buffer("feat_flip", torch.tensor([t[2] for t in tabs], dtype=torch.bool), persistent=False)
