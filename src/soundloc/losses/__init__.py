@@ -4,7 +4,9 @@
 * ``adpit``: :class:`~soundloc.losses.adpit.AdpitLoss` (multi-ACCDOA / multi-ACCDDOA, 3 tracks),
   with :func:`~soundloc.losses.adpit.adpit_targets` building its target tensor;
 * ``sed``, ``doa``, ``sed-doa``: event classification (BCE on logits), masked DOA MSE and their sum
-  (:mod:`soundloc.losses.sed_doa`).
+  (:mod:`soundloc.losses.sed_doa`);
+* ``ntxent``: :class:`~soundloc.losses.ntxent.NTXentLoss`, the contrastive loss of SimCLR / MC-SimCLR
+  (called as ``loss(z1, z2)`` on the two views' embeddings).
 
 Every loss is an ``nn.Module`` called as ``loss(output, target) -> scalar``; each head of
 :mod:`soundloc.models.heads` names its loss (``head.loss_name``) and builds its target (``head.target``).
@@ -18,6 +20,7 @@ from torch import nn
 
 from soundloc.losses.accdoa import AccdoaLoss
 from soundloc.losses.adpit import ADPIT_ROWS, AdpitLoss, adpit_targets
+from soundloc.losses.ntxent import NTXentLoss
 from soundloc.losses.sed_doa import DoaLoss, SedDoaLoss, SedLoss
 
 LOSSES: dict[str, type[nn.Module]] = {
@@ -26,16 +29,19 @@ LOSSES: dict[str, type[nn.Module]] = {
     "sed": SedLoss,
     "doa": DoaLoss,
     "sed-doa": SedDoaLoss,
+    "ntxent": NTXentLoss,
 }
 """Registry: loss name -> class."""
 
 
 def get_loss(name: str, **kwargs: Any) -> nn.Module:
-    """Build loss ``name`` (see :data:`LOSSES`) with keyword arguments; ``ValueError`` listing the choices."""
-    key = str(name).lower().replace("_", "-")
-    if key not in LOSSES:
+    """Build loss ``name`` (see :data:`LOSSES`; case, ``-`` and ``_`` are ignored: ``NT-Xent`` = ``ntxent``)
+    with keyword arguments; ``ValueError`` listing the choices."""
+    squash = {k.replace("-", ""): k for k in LOSSES}
+    key = squash.get(str(name).lower().replace("_", "").replace("-", ""))
+    if key is None:
         raise ValueError(f"unknown loss '{name}'; choose from {', '.join(LOSSES)}")
     return LOSSES[key](**kwargs)
 
 
-__all__ = ["ADPIT_ROWS", "LOSSES", "AccdoaLoss", "AdpitLoss", "DoaLoss", "SedDoaLoss", "SedLoss", "adpit_targets", "get_loss"]
+__all__ = ["ADPIT_ROWS", "LOSSES", "AccdoaLoss", "AdpitLoss", "DoaLoss", "NTXentLoss", "SedDoaLoss", "SedLoss", "adpit_targets", "get_loss"]
