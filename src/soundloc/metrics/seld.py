@@ -726,13 +726,16 @@ def pair_label_files(ref: str | os.PathLike[str], pred: str | os.PathLike[str]) 
         ``[(name, ref_path, pred_path)]`` sorted by name.
 
     Raises:
-        ValueError: a missing path, a file paired with a folder, no CSV files, a file name without a
+        ValueError: a missing path, one that is neither a file nor a folder (``/dev/null``), a
+            file paired with a folder, no CSV files, a file name without a
             partner on the other side (the message names the first few), or a name twice in one tree.
     """
     r, p = Path(ref), Path(pred)
     for what, q in (("reference", r), ("prediction", p)):
         if not q.exists():
             raise ValueError(f"{what} path '{q}' does not exist")
+        if not q.is_file() and not q.is_dir():  # a device, a FIFO, a socket
+            raise ValueError(f"{what} path '{q}' is neither a CSV file nor a folder")
     if r.is_file() and p.is_file():
         return [(p.name, r, p)]
     if r.is_dir() != p.is_dir():
