@@ -47,7 +47,8 @@ def test_starss_2024_distance_units_auto_detected():
 def test_polar_and_cartesian_files_agree():
     polar = read_dcase_csv(REF / "dcase2023_seld/cases/case06_pred.csv")
     cart = read_dcase_csv(REF / "dcase2023_seld/cases/case06_pred_cart.csv")
-    assert len(polar) == len(cart) > 0 and not polar.has_distance and not cart.has_distance
+    assert len(polar) == len(cart) > 0 and not polar.has_distance
+    assert cart.has_distance and np.all(cart.distance == 0)  # 7 columns: distance 0 is 0 m (official loader)
     np.testing.assert_array_equal(polar.frame, cart.frame)
     np.testing.assert_array_equal(polar.class_index, cart.class_index)
     sep = np.degrees(np.arccos(np.clip(np.sum(polar.directions() * cart.directions(), 1), -1, 1)))

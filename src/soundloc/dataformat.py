@@ -28,8 +28,11 @@ no header::
   column of whole numbers as centimetres and one with any decimal point as metres (the DCASE2024
   baseline writes predictions in metres with decimals); pass ``"cm"`` or ``"m"`` to force it.
   Distances are returned in metres.
-* A 7-column file ``frame,class,track,x,y,z,distance`` (the DCASE baseline's Cartesian output,
-  distance in metres, 0 = none) is read too; ``x, y, z`` become azimuth/elevation.
+* A 7-column file ``frame,class,track,x,y,z,distance`` (the DCASE baseline's Cartesian output)
+  is read too; ``x, y, z`` become azimuth/elevation. Its distance is in metres under
+  ``distance_unit="auto"`` (what the baselines write), an explicit ``"cm"`` / ``"m"`` wins, and
+  0 stays 0 m, as in the official ``load_output_format_file`` (the DCASE2023 baseline writes 0
+  when it does not estimate distance, and DCASE2024 scoring scores that as 0 m).
 """
 
 from __future__ import annotations
@@ -221,7 +224,8 @@ def read_dcase_csv(
 
     Args:
         path: the CSV file.
-        distance_unit: unit of a 6-column file's distance column: ``"cm"``, ``"m"`` or ``"auto"``.
+        distance_unit: unit of the distance column (6th of 6, 7th of 7 columns): ``"cm"``,
+            ``"m"`` or ``"auto"`` (6 columns: whole numbers = cm, decimals = m; 7 columns: m).
         num_classes: when given, a class index ``>= num_classes`` is an error.
 
     Raises:
@@ -260,7 +264,7 @@ def read_dcase_csv(
         raise ValueError(f"{p}: line {line_no[i]}: class {int(cls[i])} is out of range for {num_classes} classes")
     if ncol == 7:
         az, el = cart_to_sph_deg(a[:, 3:6])
-        dist = np.where(a[:, 6] > 0, a[:, 6], np.nan)
+        dist = a[:, 6] / (100.0 if distance_unit == "cm" else 1.0)  # 0 stays 0 m, as the official loader
     else:
         az, el = a[:, 3], a[:, 4]
         if ncol == 6:

@@ -105,6 +105,10 @@ def test_errors_exit_2_with_one_line(tmp_path, capsys):
     capsys.readouterr()
     _one_line_error(capsys, ["score", str(ref), str(pred / "case01.csv")], "must both be CSV files or both folders")
     _one_line_error(capsys, ["score", str(ref), str(tmp_path / "nope")], "does not exist")
+    if Path("/dev/null").exists():  # neither a file nor a folder, on either side
+        _one_line_error(capsys, ["score", str(ref / "case01.csv"), "/dev/null"],
+                        "prediction path '/dev/null' is neither a CSV file nor a folder")
+        _one_line_error(capsys, ["score", "/dev/null", str(pred)], "reference path '/dev/null' is neither a CSV file nor a folder")
     _one_line_error(capsys, ["score", str(ref), str(pred), "--metric", "dcase2022"], "invalid choice")
     # a 5-column file cannot be scored with distances
     _one_line_error(capsys, ["score", str(ref / "case01.csv"), str(pred / "case01.csv"), "--metric", "dcase2024"],

@@ -100,7 +100,7 @@ def test_dcase2023_case(case):
 def test_dcase2023_cartesian_predictions(case):
     """The 7-column Cartesian predictions (what the baseline writes) score like the polar ones."""
     ref, pred = _read23(case, "pred_cart")
-    assert not pred.has_distance  # distance 0 in the file = none
+    assert np.all(pred.distance == 0) and (pred.has_distance or not len(pred))  # the official loader keeps 0 as 0 m
     for avg in ("macro", "micro"):
         _check(Dcase2023Scorer().score(ref, pred, average=avg).to_dict(), EXP23[case][avg], DCASE2023_KEYS,
                f"{case} cart {avg}")
@@ -323,3 +323,76 @@ def test_reader_fast_and_careful_paths_agree(tmp_path):
     plain.write_text("\n".join(rows[:2] + ["7,1,0,-44,nan,251"]) + "\n")
     with pytest.raises(ValueError, match=r"plain.csv: line 3: NaN"):
         read_dcase_csv(plain)
+
+
+# ---------------------------------------------------------------------------
+# 7-column (Cartesian) files: distance unit and distance 0 (official load_output_format_file)
+# ---------------------------------------------------------------------------
+
+
+def _to_cartesian_csv(src: Path, dst: Path, *, distance: str = "keep") -> None:
+    """Rewrite a 5/6-column polar CSV as ``frame,class,track,x,y,z,distance`` (``distance="zero"``: all 0)."""
+    lines = []
+    for line in src.read_text().splitlines():
+        f, c, t, az, el, *rest = line.split(",")
+        a, e = math.radians(float(az)), math.radians(float(el))
+        xyz = (math.cos(a) * math.cos(e), math.sin(a) * math.cos(e), math.sin(e))
+        d = "0" if distance == "zero" or not rest else rest[0]
+        lines.append(",".join([f, c, t, *(repr(v) for v in xyz), d]))
+    dst.write_text("".join(x + "\n" for x in lines))
+
+
+@pytest.mark.parametrize("case", ["case05", "case06", "case09", "case14", "case17"])
+def test_dcase2024_cartesian_reference_in_cm(tmp_path, case):
+    """The official loader applies cm2m to a 7-column file's distance too: a Cartesian reference in
+    cm scores exactly like the polar one (the official outputs) under the reference unit cm."""
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "pred").mkdir()
+    _to_cartesian_csv(D24 / "cases" / f"{case}_ref.csv", tmp_path / "ref" / f"{case}.csv")
+    shutil.copy(D24 / "cases" / f"{case}_pred.csv", tmp_path / "pred" / f"{case}.csv")
+    ref7 = read_dcase_csv(tmp_path / "ref" / f"{case}.csv", distance_unit="cm")
+    ref6, _ = _read24(case)
+    np.testing.assert_allclose(ref7.distance, ref6.distance, rtol=0, atol=1e-12)
+    for avg in ("macro", "micro"):
+        got = score_paths(tmp_path / "ref", tmp_path / "pred", metric="dcase2024", average=avg,
+                          ref_distance_unit="cm", pred_distance_unit="m").total.to_dict()
+        _check(got, EXP24[case][avg], DCASE2024_KEYS, f"{case} cartesian ref {avg}")
+
+
+def test_cartesian_distance_unit_auto_is_metres_explicit_wins(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("0,1,0,1.0,0.0,0.0,250\n1,1,0,0.0,1.0,0.0,0\n2,1,0,0.0,0.0,2.0,1.5\n")
+    np.testing.assert_array_equal(read_dcase_csv(p).distance, [250.0, 0.0, 1.5])  # auto: metres
+    np.testing.assert_array_equal(read_dcase_csv(p, distance_unit="m").distance, [250.0, 0.0, 1.5])
+    np.testing.assert_allclose(read_dcase_csv(p, distance_unit="cm").distance, [2.5, 0.0, 0.015], rtol=1e-15)
+    lab = read_dcase_csv(p)
+    np.testing.assert_allclose(lab.azimuth, [0.0, 90.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(lab.elevation, [0.0, 0.0, 90.0], atol=1e-12)
+
+
+def test_dcase2024_all_zero_cartesian_prediction_scores_as_zero_metres(tmp_path):
+    """What the DCASE2023 baseline writes (7 columns, distance 0) is scored with 0 m distances, as
+    the official code does; expected values derived by hand from the README's description."""
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "pred").mkdir()
+    # reference (cm): class 0 at az 30 / 2 m and class 1 at az -60 / 1.5 m in frames 0-2;
+    # frame 3 is the last reference frame and is not scored
+    ref_rows = [f"{f},0,0,30,0,200\n{f},1,0,-60,0,150\n" for f in range(4)]
+    (tmp_path / "ref" / "a.csv").write_text("".join(ref_rows))
+    # prediction: class 0 exact in frames 0-2; class 1 only in frame 0, 30 degrees off in azimuth
+    c30, s30 = math.cos(math.radians(30)), math.sin(math.radians(30))
+    pred = [f"{f},0,0,{c30!r},{s30!r},0.0,0\n" for f in range(3)]
+    pred.append(f"0,1,0,{c30!r},{-s30!r},0.0,0\n")  # azimuth -30
+    (tmp_path / "pred" / "a.csv").write_text("".join(pred))
+    got = score_paths(tmp_path / "ref", tmp_path / "pred", metric="dcase2024").total.to_dict()
+    eps = np.finfo(float).eps
+    ang0 = math.degrees(math.acos(1.0 / (1.0 + 1e-10)))  # the official 1e-10 regulariser, identical directions
+    # class 0: 3 TP (relative error 2/(2+eps) <= 1), DistE 2 m, RDE ~1; class 1: one failing pair (30 deg), 2 FN
+    f = [3 / (eps + 3), 0.0] + [0.0] * 11
+    doae, diste, rde = [ang0, 30.0], [2.0, 1.5], [2 / (2 + eps), 1.5 / (1.5 + eps)]
+    seld_c = [(1 - f[0] + doae[0] / 180 + rde[0]) / 3, (1 - f[1] + doae[1] / 180 + rde[1]) / 3] + [1.0] * 11
+    want = {"ER": 3 / 6,  # frame 0: one insertion (the failing pair); frames 1, 2: one deletion each; 6 reference rows
+            "F": sum(f) / 13, "DOAE": sum(doae) / 2, "DistE": sum(diste) / 2, "RDE": sum(rde) / 2,
+            "SELD_score": sum(seld_c) / 13}
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, abs=1e-9 if k != "DOAE" else 1e-6), k

@@ -14,7 +14,9 @@ Scores are fractions (not percent), angular errors in degrees, distance errors i
 per class; null where undefined) and, with ``--per-file``, ``"files"``: each file scored alone.
 
 Distances: STARSS23 2024 reference metadata are in centimetres, the DCASE2024 baseline's
-predictions in metres (``--ref-distance-unit`` / ``--pred-distance-unit``).
+predictions in metres (``--ref-distance-unit`` / ``--pred-distance-unit``; they apply to the
+distance column of 7-column files too, as the official ``cm2m``). A distance of 0 is 0 m: the
+DCASE2023 baseline's all-zero distances score as 0 m under dcase2024, as in the official code.
 
 Exit codes: 0 scored; 2 bad option, unmatched files, malformed rows or a class out of range.
 """

@@ -2,14 +2,27 @@
 
 Output folder layout::
 
-    OUT/features.json          feature name, FeatureConfig, channels, source dataset, split, clip list
+    OUT/features.json          feature name, FeatureConfig, channels, source dataset and audio
+                               (``audio_format`` foa / mic, the array), split, clip list
     OUT/<clip name>.npy        (feature_channels, frames, bins) float32 per recording
-    OUT/normalizer.json        per-channel mean / std fitted on the training clips (FeatureNormalizer)
+    OUT/normalizer.json        per-channel mean / std (FeatureNormalizer) + ``fit_split`` and
+                               ``fit_clips``: the clips it was fitted on
 
-Every file is written atomically; a rerun skips the clips whose ``.npy`` already exists (after
-checking that ``features.json`` describes the same features) and refits the normalizer from all
-cached clips. The normalizer is fitted on the clips of split ``train`` (DCASE: ``dev-train-*``
-folders) when the selection holds any, else on every selected clip (``fit_split`` overrides).
+**Which audio.** FOA features (``foa``, ``intensity``) need FOA audio from a coincident array;
+``mic``, ``gcc-phat`` and ``salsa-lite`` need a spaced microphone array; ``logmel`` takes
+either. In a STARSS23 / TAU folder ``audio_format="auto"`` reads ``foa_dev`` for FOA features
+and ``mic_dev`` for the others (``logmel``: ``mic_dev`` when present, else ``foa_dev``); a
+soundloc dataset's ``dataset.json`` array decides, and a feature that does not fit it (or an
+explicit ``audio_format`` that contradicts it) is refused.
+
+**Which normalizer.** It is fitted on the selected clips of split ``train`` (DCASE:
+``dev-train-*`` folders), or of ``fit_split`` when given explicitly; it is never fitted on
+another split by default. A run whose selection holds no training clip (``split="test"``) keeps
+the folder's existing normalizer, and refuses when there is none and no ``fit_split``.
+
+Everything is validated before anything is written; every file is written atomically. A rerun
+skips the clips whose ``.npy`` already exists (after checking that ``features.json`` describes
+the same features and audio); ``features.json`` then lists the earlier runs' clips too.
 """
 
 from __future__ import annotations
@@ -23,19 +36,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundloc.audio import read_audio
-from soundloc.data.layout import open_dataset
+from soundloc.ambisonics import is_foa_dict
+from soundloc.audio import audio_info, read_audio
+from soundloc.data.layout import DatasetIndex, FileEntry, detect_layout, open_dataset
 from soundloc.device import resolve_device
 from soundloc.features.normalize import FeatureNormalizer, RunningStats
-from soundloc.features.stacks import FeatureConfig, get_feature
+from soundloc.features.stacks import FEATURES, FOA_FEATURES, MIC_FEATURES, FeatureConfig, get_feature
 from soundloc.fileio import atomic_path, write_json_atomic
 
 FORMAT = "soundloc-features/1"
+TRAIN_SPLIT = "train"
 
 
 @dataclass(frozen=True)
 class CacheResult:
-    """What :func:`cache_features` did: clip counts, feature shape and the files written."""
+    """What :func:`cache_features` did: clip counts, feature shape, the audio read and the files written.
+
+    ``fit_clips`` is 0 and ``normalizer_kept`` True when the existing normalizer was kept.
+    """
 
     out: Path
     computed: int
@@ -44,6 +62,10 @@ class CacheResult:
     bins: int
     fit_clips: int
     normalizer: Path
+    audio_format: str = "mic"
+    audio_note: str = ""
+    fit_split: str = TRAIN_SPLIT
+    normalizer_kept: bool = False
 
 
 def _clip_path(out: Path, name: str) -> Path:
@@ -51,6 +73,62 @@ def _clip_path(out: Path, name: str) -> Path:
     if rel.is_absolute() or ".." in rel.parts or not rel.parts:
         raise ValueError(f"clip name '{name}' is not a safe relative path")
     return out / rel.parent / (rel.name + ".npy")
+
+
+def feature_audio(feature: str) -> str:
+    """``"foa"``, ``"mic"`` or ``"any"``: the audio feature ``feature`` needs (``ValueError`` if unknown)."""
+    key = str(feature).lower().replace("_", "-")
+    if key not in FEATURES:
+        raise ValueError(f"unknown feature '{feature}'; choose from {', '.join(FEATURES)}")
+    return "foa" if key in FOA_FEATURES else "mic" if key in MIC_FEATURES else "any"
+
+
+def _dcase_has(root: Path, fmt: str) -> bool:
+    return any((root / f"{fmt}_{stage}").is_dir() for stage in ("dev", "eval"))
+
+
+def _open_audio(dataset: Path, feature: str, split: str | None, layout: str,
+                audio_format: str) -> tuple[DatasetIndex, str, dict[str, Any], str]:
+    """Index ``dataset`` with the audio ``feature`` needs: ``(index, "foa"|"mic", audio record, note)``."""
+    need = feature_audio(feature)
+    if audio_format not in ("auto", "mic", "foa"):
+        raise ValueError(f"audio_format must be 'auto', 'mic' or 'foa', got {audio_format!r}")
+    if need != "any" and audio_format not in ("auto", need):
+        raise ValueError(f"feature '{feature}' needs {need} audio, not --audio-format {audio_format}")
+    kind = detect_layout(dataset) if layout == "auto" else layout
+    if kind == "soundloc":
+        index = open_dataset(dataset, split, layout=kind)
+        array = index.header.get("array")
+        if not isinstance(array, dict):
+            raise ValueError(f"{dataset / 'dataset.json'}: no 'array' description; cannot tell FOA from mic audio")
+        fmt = "foa" if is_foa_dict(array) else "mic"
+        if audio_format not in ("auto", fmt):
+            raise ValueError(f"--audio-format {audio_format}: dataset '{dataset}' holds {fmt} audio (array '{array.get('name')}')")
+        if need not in ("any", fmt):
+            what = "a coincident FOA array" if need == "foa" else "a spaced microphone array"
+            raise ValueError(f"feature '{feature}' needs {what}; dataset '{dataset}' holds {fmt} audio (array '{array.get('name')}')")
+        return index, fmt, {"audio_format": fmt, "array": array}, ""
+    if audio_format != "auto":
+        fmt = audio_format
+    elif need != "any":
+        fmt = need
+        if not _dcase_has(dataset, fmt) and kind == "dcase":
+            raise ValueError(f"feature '{feature}' needs {fmt} audio; '{dataset}' has no {fmt}_dev/ or {fmt}_eval/ folder")
+    else:
+        fmt = "mic" if _dcase_has(dataset, "mic") else "foa"
+    note = ""
+    if audio_format == "auto" and need == "any":
+        note = f"{feature} features of the {fmt} audio ({fmt}_dev); --audio-format picks the other"
+    index = open_dataset(dataset, split, layout=kind, audio_format=fmt)
+    folders = sorted({_top_folder(dataset, e) for e in index.entries})
+    return index, fmt, {"audio_format": fmt, "array": {"format": fmt, "folders": folders}}, note
+
+
+def _top_folder(root: Path, entry: FileEntry) -> str:
+    try:
+        return entry.audio.relative_to(root).parts[0]
+    except ValueError:
+        return entry.audio.parent.name
 
 
 def cache_features(
@@ -74,25 +152,34 @@ def cache_features(
         dataset: a soundloc dataset or a STARSS23 / TAU folder (:func:`soundloc.data.layout.open_dataset`).
         out: output folder (see the module docstring).
         feature, preset: feature name and :class:`FeatureConfig` preset; audio is resampled to its rate.
-        split, layout, audio_format: which recordings (as ``open_dataset``).
+        split, layout: which recordings (as ``open_dataset``).
+        audio_format: DCASE folders: ``"mic"``, ``"foa"`` or ``"auto"`` (the audio the feature
+            needs, see the module docstring); soundloc datasets: must match the header's array.
         per_bin: fit the normalizer per (channel, bin) instead of per channel.
-        fit_split: split the normalizer is fitted on (default: ``train`` if selected, else all).
+        fit_split: split the normalizer is fitted on (default: ``train``; a selection without
+            training clips keeps the existing normalizer).
         device: torch device for the computation.
         overwrite: replace a cache of different features in ``out`` instead of refusing.
         progress: called as ``progress(done, total)`` after each clip.
 
     Raises:
-        ValueError: bad dataset, channel count / feature mismatch, a different cache in ``out``.
+        ValueError: bad dataset, feature / audio mismatch, channel count, no clips to fit the
+            normalizer on, a different cache in ``out``; raised before anything is written.
     """
     out = Path(out)
-    index = open_dataset(Path(dataset), split, layout=layout, audio_format=audio_format)
+    dataset = Path(dataset)
     cfg = FeatureConfig.preset(preset)
-    dev = resolve_device(device)
-    first, _ = read_audio(index.entries[0].audio, fs=cfg.fs, allow_silent=True)
-    channels = int(first.shape[0])
-    module = get_feature(feature, in_channels=channels, fs=cfg.fs, config=cfg).to(dev)
+    feature_audio(feature)
+    index, fmt, audio, note = _open_audio(dataset, feature, split, layout, audio_format)
+    first = audio_info(index.entries[0].audio)
+    channels = int(first.channels)
+    for e in index.entries[1:]:
+        if (c := int(audio_info(e.audio).channels)) != channels:
+            raise ValueError(f"{e.audio}: {c} channels, but {index.entries[0].audio} has {channels}")
+    module = get_feature(feature, in_channels=channels, fs=cfg.fs, config=cfg)
     names = [e.name for e in index.entries]
     paths = [_clip_path(out, n) for n in names]
+    clips = [{"name": n, "split": e.split, "file": str(p.relative_to(out))} for n, e, p in zip(names, index.entries, paths)]
     header: dict[str, Any] = {
         "format": FORMAT,
         "feature": feature,
@@ -101,19 +188,37 @@ def cache_features(
         "in_channels": channels,
         "out_channels": module.out_channels(channels),
         "layout": "(feature_channels, frames, bins) float32 per clip",
-        "dataset": str(Path(dataset).resolve()),
+        "dataset": str(dataset.resolve()),
+        **audio,
         "split": split,
-        "clips": [{"name": n, "split": e.split, "file": str(p.relative_to(out))} for n, e, p in zip(names, index.entries, paths)],
+        "clips": clips,
     }
-    reuse = _check_previous(out / "features.json", header, overwrite)
-    write_json_atomic(out / "features.json", header)
+    old = _check_previous(out / "features.json", header, overwrite)
+    reuse = old is not None
+    if old is not None and isinstance(old.get("clips"), list):  # keep listing the clips earlier runs cached
+        here = set(names)
+        kept = [c for c in old["clips"] if isinstance(c, dict) and c.get("name") not in here and (out / str(c.get("file"))).is_file()]
+        header["clips"] = kept + clips
 
     splits = {e.split for e in index.entries}
-    fit_on = fit_split if fit_split is not None else ("train" if any(_in_split(s, "train") for s in splits) else None)
-    if fit_on is not None and not any(_in_split(s, fit_on) for s in splits):
-        raise ValueError(f"no clips of split '{fit_on}' to fit the normalizer on (splits: {', '.join(sorted(splits))})")
+    norm_path = out / "normalizer.json"
+    fit_on = fit_split if fit_split is not None else TRAIN_SPLIT
+    keep_normalizer = False
+    if not any(_in_split(s, fit_on) for s in splits):
+        if fit_split is not None:
+            raise ValueError(f"no clips of split '{fit_on}' to fit the normalizer on (splits: {', '.join(sorted(splits))})")
+        keep_normalizer = bool(old) and norm_path.is_file()
+        if not keep_normalizer:
+            raise ValueError(f"no training clips selected (splits: {', '.join(sorted(splits))}) and no normalizer in '{out}': "
+                             "cache the train split first or name the split to fit on with --fit-split")
+        FeatureNormalizer.load(norm_path)  # the kept one must be readable
+
+    dev = resolve_device(device)
+    module = module.to(dev)
+    write_json_atomic(out / "features.json", header)
     stats = RunningStats(per_bin=per_bin)
-    computed = skipped = fitted = 0
+    computed = skipped = 0
+    fitted: list[str] = []
     bins = 0
     with torch.inference_mode():
         for k, (entry, path) in enumerate(zip(index.entries, paths)):
@@ -127,14 +232,17 @@ def cache_features(
                     np.save(f, feats)
                 computed += 1
             bins = int(feats.shape[-1])
-            if fit_on is None or _in_split(entry.split, fit_on):
+            if not keep_normalizer and _in_split(entry.split, fit_on):
                 stats.update(np.asarray(feats)[None])
-                fitted += 1
+                fitted.append(entry.name)
             if progress is not None:
                 progress(k + 1, len(paths))
-    norm_path = out / "normalizer.json"
-    FeatureNormalizer(stats.mean, stats.std).save(norm_path)
-    return CacheResult(out, computed, skipped, module.out_channels(channels), bins, fitted, norm_path)
+    if not keep_normalizer:
+        record = FeatureNormalizer(stats.mean, stats.std).to_dict()
+        record.update(fit_split=fit_on, fit_clips=fitted)
+        write_json_atomic(norm_path, record, indent=None)
+    return CacheResult(out, computed, skipped, module.out_channels(channels), bins, len(fitted), norm_path,
+                       audio_format=fmt, audio_note=note, fit_split=fit_on, normalizer_kept=keep_normalizer)
 
 
 def _in_split(clip_split: str, wanted: str) -> bool:
@@ -142,16 +250,18 @@ def _in_split(clip_split: str, wanted: str) -> bool:
     return clip_split == wanted or (wanted in ("train", "test") and clip_split.startswith(f"dev-{wanted}"))
 
 
-def _check_previous(path: Path, header: dict[str, Any], overwrite: bool) -> bool:
-    """True when ``path`` describes the same features (finished clips can be reused)."""
+def _check_previous(path: Path, header: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:
+    """The old header when ``path`` describes the same features and audio (finished clips can be
+    reused; ``{}`` when there is none), ``None`` when ``overwrite`` replaces a different cache."""
     if not path.is_file():
-        return True
+        return {}
     try:
         old = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         old = None
-    keys = ("format", "feature", "config", "in_channels", "dataset")
-    same = isinstance(old, dict) and all(old.get(k) == header[k] for k in keys)
-    if not same and not overwrite:
+    keys = ("format", "feature", "config", "in_channels", "dataset", "audio_format")
+    if isinstance(old, dict) and all(old.get(k) == header[k] for k in keys):
+        return old
+    if not overwrite:
         raise ValueError(f"'{path.parent}' holds a cache of different features or data; use another folder or --overwrite")
-    return same
+    return None

@@ -193,8 +193,12 @@ FEATURES: dict[str, Callable[[FeatureConfig, int], SpectralFeature]] = {
 }
 """Registry: feature name -> builder ``(config, input channels) -> module``."""
 
-_FOA_ONLY = ("foa", "intensity")
-_MULTI_MIC = ("mic", "salsa-lite", "gcc-phat")
+FOA_FEATURES: tuple[str, ...] = ("foa", "intensity")
+"""Features that need FOA audio (4 channels ACN/SN3D from a coincident array)."""
+MIC_FEATURES: tuple[str, ...] = ("mic", "salsa-lite", "gcc-phat")
+"""Features that need a spaced microphone array (inter-mic delays); ``logmel`` takes either audio."""
+_FOA_ONLY = FOA_FEATURES
+_MULTI_MIC = MIC_FEATURES
 
 
 def get_feature(

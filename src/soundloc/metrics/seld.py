@@ -528,8 +528,9 @@ class Dcase2024Scorer:
         reldist_threshold: relative distance error threshold (1.0).
 
     Distances: both label sets in metres (read reference CSVs of STARSS23 2024 with
-    ``distance_unit="cm"``). A file without distances is an error; a single row without one (a
-    7-column row whose distance is 0) counts with distance 0, as in the official code.
+    ``distance_unit="cm"``). A file without a distance column (5 columns) is an error; a distance
+    of 0 is scored as 0 m, as in the official code (so the DCASE2023 baseline's 7-column output,
+    whose distances are all 0, scores with every distance 0 m rather than being refused).
     """
 
     metric: ClassVar[str] = "dcase2024"
@@ -725,13 +726,16 @@ def pair_label_files(ref: str | os.PathLike[str], pred: str | os.PathLike[str]) 
         ``[(name, ref_path, pred_path)]`` sorted by name.
 
     Raises:
-        ValueError: a missing path, a file paired with a folder, no CSV files, a file name without a
+        ValueError: a missing path, one that is neither a file nor a folder (``/dev/null``), a
+            file paired with a folder, no CSV files, a file name without a
             partner on the other side (the message names the first few), or a name twice in one tree.
     """
     r, p = Path(ref), Path(pred)
     for what, q in (("reference", r), ("prediction", p)):
         if not q.exists():
             raise ValueError(f"{what} path '{q}' does not exist")
+        if not q.is_file() and not q.is_dir():  # a device, a FIFO, a socket
+            raise ValueError(f"{what} path '{q}' is neither a CSV file nor a folder")
     if r.is_file() and p.is_file():
         return [(p.name, r, p)]
     if r.is_dir() != p.is_dir():
@@ -777,8 +781,9 @@ def score_label_files(
         pairs: the files.
         scorer: a fresh scorer (its running set is reset first).
         average: ``"macro"`` or ``"micro"``.
-        ref_distance_unit, pred_distance_unit: unit of a 6-column file's distance column, ``"cm"``
-            (STARSS23 2024 metadata) or ``"m"`` (the DCASE2024 baseline's predictions).
+        ref_distance_unit, pred_distance_unit: unit of the distance column of 6- and 7-column
+            files (the official ``cm2m`` applies to both), ``"cm"`` (STARSS23 2024 metadata) or
+            ``"m"`` (the DCASE2024 baseline's predictions).
         per_file: also score each file alone.
 
     Raises:
