@@ -197,6 +197,26 @@ def resample(x: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+def _check_file(p: Path, name: str) -> None:
+    """The checks before decoding: the file exists, is not a folder, can be accessed and is not empty."""
+    if not p.exists():
+        raise AudioError(f"{name}: no such file")
+    if p.is_dir():
+        raise AudioError(f"{name}: is a directory, not an audio file")
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise AudioError(f"{name}: cannot access file ({e.strerror or e})") from e
+    if size == 0:
+        raise AudioError(f"{name}: file is empty (0 bytes)")
+
+
+def _decode_error(e: BaseException, p: Path, name: str) -> AudioError:
+    """One-line :class:`AudioError` for a file soundfile could not open / decode."""
+    msg = str(e).replace(f"Error opening {str(p)!r}: ", "").strip().splitlines()
+    return AudioError(f"{name}: cannot decode audio ({msg[0] if msg else type(e).__name__})")
+
+
 def read_audio(
     path: str | os.PathLike,
     *,
@@ -220,22 +240,11 @@ def read_audio(
     """
     p = Path(path)
     name = str(path)
-    if not p.exists():
-        raise AudioError(f"{name}: no such file")
-    if p.is_dir():
-        raise AudioError(f"{name}: is a directory, not an audio file")
-    try:
-        size = p.stat().st_size
-    except OSError as e:
-        raise AudioError(f"{name}: cannot access file ({e.strerror or e})") from e
-    if size == 0:
-        raise AudioError(f"{name}: file is empty (0 bytes)")
+    _check_file(p, name)
     try:
         data, fs_file = sf.read(str(p), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, OSError, EOFError) as e:
-        msg = str(e).replace(f"Error opening {str(p)!r}: ", "").strip().splitlines()
-        detail = msg[0] if msg else type(e).__name__
-        raise AudioError(f"{name}: cannot decode audio ({detail})") from e
+        raise _decode_error(e, p, name) from e
     if select is not None:
         sel = [int(c) for c in select]
         bad = [c for c in sel if not 0 <= c < data.shape[1]]
@@ -406,22 +415,11 @@ BLOCK_FRAMES = 2**20
 
 def _open_sound_file(p: Path, name: str) -> sf.SoundFile:
     """Open ``p`` for reading with :func:`read_audio`'s checks and messages."""
-    if not p.exists():
-        raise AudioError(f"{name}: no such file")
-    if p.is_dir():
-        raise AudioError(f"{name}: is a directory, not an audio file")
-    try:
-        size = p.stat().st_size
-    except OSError as e:
-        raise AudioError(f"{name}: cannot access file ({e.strerror or e})") from e
-    if size == 0:
-        raise AudioError(f"{name}: file is empty (0 bytes)")
+    _check_file(p, name)
     try:
         return sf.SoundFile(str(p))
     except (sf.SoundFileError, RuntimeError, OSError, EOFError) as e:
-        msg = str(e).replace(f"Error opening {str(p)!r}: ", "").strip().splitlines()
-        detail = msg[0] if msg else type(e).__name__
-        raise AudioError(f"{name}: cannot decode audio ({detail})") from e
+        raise _decode_error(e, p, name) from e
 
 
 def _read_chunk(f: sf.SoundFile, n: int, name: str, select: list[int] | None) -> np.ndarray:

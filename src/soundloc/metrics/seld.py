@@ -55,7 +55,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from itertools import permutations
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -351,12 +351,51 @@ def _nanmean(a: np.ndarray, axis: int | None = None) -> Any:
         return np.nanmean(a, axis=axis)
 
 
+R = TypeVar("R", "Dcase2023Result", "Dcase2024Result")
+
+
+class _SeldScorer(Generic[R]):
+    """What both scorers share: the running counters of a set of files and one-file scoring.
+
+    Subclasses set ``num_classes`` and ``_counts`` in ``__init__`` and implement :meth:`file_counts`
+    (one file's counters, pure) and :meth:`result` (scores from counters).
+    """
+
+    num_classes: int
+    _counts: SeldCounts
+
+    @property
+    def counts(self) -> SeldCounts:
+        return self._counts
+
+    def reset(self) -> None:
+        self._counts = SeldCounts.zeros(self.num_classes)
+
+    def file_counts(self, ref: DcaseLabels, pred: DcaseLabels, *, ref_name: str = "reference",
+                    pred_name: str = "prediction") -> SeldCounts:
+        raise NotImplementedError
+
+    def result(self, *, average: str = "macro", counts: SeldCounts | None = None) -> R:
+        raise NotImplementedError
+
+    def update(self, ref: DcaseLabels, pred: DcaseLabels, *, ref_name: str = "reference",
+               pred_name: str = "prediction") -> SeldCounts:
+        """Score one file into the running set; returns that file's own counters (names go in errors)."""
+        c = self.file_counts(ref, pred, ref_name=ref_name, pred_name=pred_name)
+        self._counts = self._counts + c
+        return c
+
+    def score(self, ref: DcaseLabels, pred: DcaseLabels, *, average: str = "macro") -> R:
+        """The scores of one file alone (does not touch the running set)."""
+        return self.result(average=average, counts=self.file_counts(ref, pred))
+
+
 # ---------------------------------------------------------------------------
 # DCASE2023
 # ---------------------------------------------------------------------------
 
 
-class Dcase2023Scorer:
+class Dcase2023Scorer(_SeldScorer[Dcase2023Result]):
     """DCASE2023 segment-based SELD scoring (official ``SELDMetrics`` of ``seld-dcase2023``).
 
     ``update(ref, pred)`` adds one file's counters; :meth:`result` computes the scores of everything
@@ -387,23 +426,7 @@ class Dcase2023Scorer:
         self.frames_per_segment = round(ratio)
         self._counts = SeldCounts.zeros(self.num_classes)
 
-    @property
-    def counts(self) -> SeldCounts:
-        return self._counts
 
-    def reset(self) -> None:
-        self._counts = SeldCounts.zeros(self.num_classes)
-
-    def update(self, ref: DcaseLabels, pred: DcaseLabels, *, ref_name: str = "reference",
-               pred_name: str = "prediction") -> SeldCounts:
-        """Score one file into the running set; returns that file's own counters (names go in errors)."""
-        c = self.file_counts(ref, pred, ref_name=ref_name, pred_name=pred_name)
-        self._counts = self._counts + c
-        return c
-
-    def score(self, ref: DcaseLabels, pred: DcaseLabels, *, average: str = "macro") -> Dcase2023Result:
-        """The scores of one file alone (does not touch the running set)."""
-        return self.result(average=average, counts=self.file_counts(ref, pred))
 
     def _angles(self, ref: DcaseLabels, pred: DcaseLabels) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         # the official polar great-circle form, operation for operation (degrees -> radians as x * pi / 180)
@@ -514,7 +537,7 @@ def _tup(a: np.ndarray) -> tuple[float, ...]:
 # ---------------------------------------------------------------------------
 
 
-class Dcase2024Scorer:
+class Dcase2024Scorer(_SeldScorer[Dcase2024Result]):
     """DCASE2024 frame-wise SELD scoring with distance (official ``SELDMetrics`` of the 2024 baseline).
 
     A matched (reference, prediction) pair is a true positive when its angle is ``<= doa_threshold``,
@@ -549,23 +572,7 @@ class Dcase2024Scorer:
         self.reldist_threshold = float(reldist_threshold)
         self._counts = SeldCounts.zeros(self.num_classes)
 
-    @property
-    def counts(self) -> SeldCounts:
-        return self._counts
 
-    def reset(self) -> None:
-        self._counts = SeldCounts.zeros(self.num_classes)
-
-    def update(self, ref: DcaseLabels, pred: DcaseLabels, *, ref_name: str = "reference",
-               pred_name: str = "prediction") -> SeldCounts:
-        """Score one file into the running set; returns that file's own counters (names go in errors)."""
-        c = self.file_counts(ref, pred, ref_name=ref_name, pred_name=pred_name)
-        self._counts = self._counts + c
-        return c
-
-    def score(self, ref: DcaseLabels, pred: DcaseLabels, *, average: str = "macro") -> Dcase2024Result:
-        """The scores of one file alone (does not touch the running set)."""
-        return self.result(average=average, counts=self.file_counts(ref, pred))
 
     @staticmethod
     def _unit(lab: DcaseLabels) -> np.ndarray:
