@@ -6,9 +6,18 @@ together (``Localizer.locate_batch``), and a progress bar is shown on stderr for
 few files.
 
 Output (stdout): an aligned table, or with ``--format json`` a list of objects
-``{"file", "start", "end", "method", "sources": [{"azimuth", "elevation", "power"}]}`` -- one
-per file and method, or one per window with ``--frame-length``. Angles in degrees: azimuth
-counter-clockwise from the array's front (+x) in (-180, 180], elevation up.
+``{"file", "start", "end", "method", "decision", "level_dbfs", "sources": [{"azimuth",
+"elevation", "power", "confidence", "decision"}], "rejected": [...]}`` -- one per file and
+method, or one per window with ``--frame-length``. Angles in degrees: azimuth counter-clockwise
+from the array's front (+x) in (-180, 180], elevation up.
+
+No source: each estimate has a confidence in [0, 1], the fraction of diffuse-noise windows whose
+spatial spectrum stood out less (peak over median; calibrated per method and array, see
+soundloc.doa.confidence). Estimates below ``--min-confidence`` (default 0.97: at most 5 % false
+alarms on diffuse noise) and windows quieter than ``--min-level`` dBFS (default -90) report no
+source; ``decision`` says which rule decided ("source", "below-confidence", "below-level") and
+``rejected`` lists the candidates that were turned down. ``power`` is the spectrum value at the
+peak (spectrum scaled to max 1), as before.
 
 Devices that record extra channels: ``--channels`` picks the array's mics, in the array's
 mic order, e.g. the ReSpeaker USB Mic Array v2.0 (6-channel firmware: 0 = processed,
@@ -36,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -81,6 +91,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "(e.g. tetra: on the 2d circle their azimuths of elevated sources can be far off)")
     p.add_argument("--min-separation", type=float, default=20.0, metavar="DEG",
                    help="minimum angle between reported sources (default 20)")
+    p.add_argument("--min-confidence", type=float, default=None, metavar="C",
+                   help="report an estimate only if its confidence (0-1, calibrated on diffuse noise) is at least C "
+                        "(default 0.97: at most 5 %% false alarms on diffuse noise; 0: report every peak)")
+    p.add_argument("--min-level", type=float, default=None, metavar="DBFS",
+                   help="windows quieter than this mean-square level report no source (default -90 dBFS; -inf: no gate)")
     p.add_argument("--fs", type=int, default=None, metavar="HZ",
                    help="resample every file to this rate (default: each file at its own rate)")
     p.add_argument("--no-resample", action="store_true", help="with --fs: refuse files at another rate")
@@ -156,6 +171,10 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--fs must be a positive sample rate in Hz, got {args.fs}")
     if args.no_resample and args.fs is None:
         raise ValueError("--no-resample needs --fs (without it every file is read at its own rate)")
+    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
+        raise ValueError(f"--min-confidence must be between 0 and 1, got {args.min_confidence:g}")
+    if args.min_level is not None and (math.isnan(args.min_level) or args.min_level == math.inf):
+        raise ValueError(f"--min-level must be a level in dBFS (or -inf for no gate), got {args.min_level:g}")
     if not args.min_separation >= 0:
         raise ValueError(f"--min-separation must be >= 0 degrees, got {args.min_separation}")
     if args.nfft < 8:
@@ -202,8 +221,12 @@ def time_plot_path(polar_path: Path) -> Path:
 
 
 def format_table(records: Sequence[dict]) -> str:
-    """Aligned text table, one row per source (file / method / times are not repeated)."""
-    header = ["file", "method", "start", "end", "src", "azimuth", "elevation", "power"]
+    """Aligned text table, one row per source (file / method / times are not repeated).
+
+    A window without a source gets one row of ``-`` with the rule that decided in the ``conf``
+    column (``below-confidence`` / ``below-level``).
+    """
+    header = ["file", "method", "start", "end", "src", "azimuth", "elevation", "power", "conf"]
     rows: list[list[str]] = []
     for rec in records:
         srcs = rec["sources"] or [None]
@@ -216,13 +239,14 @@ def format_table(records: Sequence[dict]) -> str:
                 f"{rec['end']:.2f}" if first and rec["end"] is not None else "",
             ]
             if s is None:
-                cells += ["-", "-", "-", "-"]
+                cells += ["-", "-", "-", "-", rec.get("decision") or "-"]  # no source: the rule that decided
             else:
                 cells += [
                     str(k + 1),
                     "nan" if s["azimuth"] is None else f"{s['azimuth']:.1f}",
                     "nan" if s["elevation"] is None else f"{s['elevation']:.1f}",
                     "nan" if s["power"] is None else f"{s['power']:.3f}",
+                    "-" if s.get("confidence") is None else f"{s['confidence']:.2f}",
                 ]
             rows.append(cells)
     return align_table(header, rows, left={0, 1})
@@ -234,6 +258,7 @@ def format_table(records: Sequence[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from soundloc.doa.base import capped_notices
     from soundloc.doa.batch import expand_inputs, localize_files, resolve_grid, to_records
     from soundloc.geometry import get_array
 
@@ -265,6 +290,10 @@ def run(args: argparse.Namespace) -> int:
         kwargs["fmin"] = args.fmin
     if args.fmax is not None:
         kwargs["fmax"] = args.fmax
+    if args.min_confidence is not None:
+        kwargs["min_confidence"] = args.min_confidence
+    if args.min_level is not None:
+        kwargs["min_level_dbfs"] = args.min_level
     show = args.progress == "always" or (args.progress == "auto" and len(files) >= PROGRESS_MIN_FILES)
     batch = localize_files(
         files, array, methods,
@@ -275,6 +304,8 @@ def run(args: argparse.Namespace) -> int:
         keep_whole=args.plot is not None, on_error=report, progress=show,
     )
     records = to_records(files, batch.results)
+    for note in capped_notices(files, batch.results, num_sources=args.sources, frame_length=args.frame_length):
+        print(f"soundloc localize: note: {note}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(records, indent=2))
     elif records:
