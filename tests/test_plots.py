@@ -138,3 +138,95 @@ def test_plot_input_errors(tmp_path):
     with pytest.raises(ValueError, match="truth labels"):
         plot_polar_spectrum([_result(g, [(0, 0)])], tmp_path / "x.png", truth=[[0, 0]], truth_labels=["a", "b"])
     assert not list(tmp_path.iterdir())
+
+
+def _render(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_polar_titles_do_not_overlap(n):
+    g = AzimuthGrid(360)
+    results = [_result(g, [(30.0 * (k + 1), 0.0)], m) for k, m in enumerate(["srp-phat", "music"][:n])]
+    fig = polar_spectrum_figure(results, truth=[[30.0, 0.0]], title="a_rather_long_recording_name_for_a_title.wav")
+    renderer = _render(fig)
+    sup = fig._suptitle.get_window_extent(renderer)
+    legend = fig.legends[0].get_window_extent(renderer)
+    for ax in [a for a in fig.axes if a.name == "polar"]:
+        title = ax.title.get_window_extent(renderer)
+        assert not _overlap(sup, title)
+        assert not _overlap(legend, ax.get_tightbbox(renderer))
+    assert "0° = front" in fig.legends[0].get_title().get_text()  # the convention is still stated
+
+
+def test_doa_vs_time_columns_centred_on_windows_when_hop_below_frame():
+    g = AzimuthGrid(90)
+    frames = [_result(g, [(20.0, 0.0)], start=0.25 * k, end=0.25 * k + 1.0) for k in range(8)]  # hop 0.25, frame 1
+    fig = doa_vs_time_figure(frames)
+    ax = fig.axes[0]
+    mesh = next(c for c in ax.collections if c.__class__.__name__ == "QuadMesh")
+    edges = mesh.get_coordinates()[0, :, 0]  # (T + 1,) time edges
+    centres = ax.collections[-1].get_offsets()[:, 0]
+    np.testing.assert_allclose(centres, 0.5 + 0.25 * np.arange(8))
+    np.testing.assert_allclose(0.5 * (edges[:-1] + edges[1:]), centres)  # each marker mid-column
+    assert np.all(np.diff(edges) > 0)
+
+
+def test_doa_vs_time_shows_no_source_windows():
+    g = AzimuthGrid(90)
+    frames = []
+    for k in range(4):
+        r = _result(g, [(40.0, 0.0)], start=float(k), end=k + 1.0)
+        if k in (1, 3):
+            r = DOAResult(r.method, r.azimuth, r.elevation, r.power, r.spectrum, r.grid, r.start, r.end,
+                          confidence=np.array([0.3]), level_dbfs=-30.0, decision=("below-confidence",))
+        frames.append(r)
+    fig = doa_vs_time_figure(frames)
+    ax = fig.axes[0]
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == 2
+    spans = sorted((float(p.get_x()), float(p.get_x() + p.get_width())) for p in hatched)
+    assert spans == [(1.0, 2.0), (3.0, 4.0)]
+    np.testing.assert_allclose(ax.collections[-1].get_offsets()[:, 0], [0.5, 2.5])  # accepted only
+    rejected = [c for c in ax.collections if c.get_label() == "rejected peak"]
+    np.testing.assert_allclose(rejected[0].get_offsets()[:, 0], [1.5, 3.5])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "no source" in labels
+
+
+def test_polar_panel_says_no_source():
+    g = AzimuthGrid(90)
+    r = _result(g, [(40.0, 0.0)])
+    r = DOAResult(r.method, r.azimuth, r.elevation, r.power, r.spectrum, r.grid, confidence=np.array([0.2]),
+                  level_dbfs=-95.0, decision=("below-level",))
+    fig = polar_spectrum_figure([r])
+    assert "no source (below-level)" in fig.axes[0].get_title()
+
+
+def test_azel_map_contrast_and_pole_markers_inside():
+    from soundloc.plots import map_colour_range
+
+    g = SphereGrid(2000)
+    r = _result(g, [(20.0, 89.0)])
+    s = 0.85 + 0.15 * r.spectrum  # a broad SRP-like spectrum: 0.85 .. 1
+    r = DOAResult(r.method, r.azimuth, r.elevation, s[g.find_peaks(s, 1)], s, g)
+    lo, hi = map_colour_range(s)
+    assert lo == pytest.approx(np.percentile(s, 5)) and hi == pytest.approx(s.max())
+    fig = polar_spectrum_figure([r], truth=[[20.0, 90.0]])
+    ax = next(a for a in fig.axes if a.name != "polar" and a.get_xlabel().startswith("azimuth"))
+    norm = ax.collections[0].norm
+    assert (norm.vmin, norm.vmax) == pytest.approx((lo, hi))
+    # the colour scale runs from the map's background to its peak (it used to put 0.85 .. 1 on [0.85, 1])
+    assert float(norm(np.percentile(s, 5))) == pytest.approx(0.0) and float(norm(s.max())) == pytest.approx(1.0)
+    assert float(norm(0.925)) < 0.6
+    y0, y1 = ax.get_ylim()
+    assert -90.0 <= y0 and y1 <= 90.0
+    assert all(c.get_clip_on() for c in ax.collections)

@@ -9,7 +9,7 @@ the page.
   estimated directions (dots) and the true ones (red stars); for a 3-D (sphere) grid the polar
   panel shows the azimuth marginal (max over elevation) and a second panel the az/el map.
 * :func:`plot_doa_vs_time` -- per-window results: azimuth spectrum over time per method with
-  the estimates on top (and elevation vs time for 3-D grids).
+  the estimates on top, windows without a source hatched (and elevation vs time for 3-D grids).
 
 Figures are drawn with matplotlib's object API on an Agg canvas (``matplotlib.figure.Figure``),
 so nothing here touches ``pyplot`` or the global backend; files are written atomically.
@@ -161,7 +161,11 @@ def polar_spectrum_figure(
     ncols = min(n, 4)
     nrows_blocks = -(-n // ncols)
     rows_per_block = 2 if has_3d else 1
-    fig = Figure(figsize=(3.6 * ncols, (3.9 + (2.4 if has_3d else 0.0)) * nrows_blocks + 0.5))
+    width = max(3.6 * ncols, 5.0)
+    caption = ("top view: 0° = front (+x), azimuth counter-clockwise (+90° = left); radius: spectrum scaled to [0, 1]"
+               + ("; map: spectrum, 5th percentile to max" if has_3d else ""))
+    # constrained layout keeps the figure title, the panel titles and the legend apart
+    fig = Figure(figsize=(width, (4.1 + (2.6 if has_3d else 0.0)) * nrows_blocks + 1.0), layout="constrained")
     gs = fig.add_gridspec(nrows_blocks * rows_per_block, ncols,
                           height_ratios=([3.9, 2.4] if has_3d else [1.0]) * nrows_blocks)
     legend_handles: dict[str, Any] = {}
@@ -184,14 +188,15 @@ def polar_spectrum_figure(
             h = ax.plot(np.deg2rad(a), 1.0, marker="*", ms=14, color=_TRUTH_COLOUR, ls="none", mec="k", mew=0.5)[0]
             legend_handles.setdefault("truth", h)
         est_p = np.clip((np.asarray(r.power, dtype=float) - lo) / span, 0, 1.05)
-        h = ax.plot(np.deg2rad(r.azimuth), est_p, marker="o", ms=7, ls="none", mfc="none", mec="k", mew=1.5)[0]
-        legend_handles.setdefault("estimate", h)
+        ok = r.accepted
+        if ok.any():
+            h = ax.plot(np.deg2rad(r.azimuth[ok]), est_p[ok], marker="o", ms=7, ls="none", mfc="none", mec="k", mew=1.5)[0]
+            legend_handles.setdefault("estimate", h)
+        if not ok.all():
+            h = ax.plot(np.deg2rad(r.azimuth[~ok]), est_p[~ok], marker="x", ms=7, ls="none", color="0.45", mew=1.5)[0]
+            legend_handles.setdefault("rejected", h)
         _style_polar(ax)
-        if r.grid.is_azimuth_only:
-            est_txt = ", ".join(f"{_deg(a)}°" for a in r.azimuth)
-        else:
-            est_txt = ", ".join(f"{_deg(a)}°/{_deg(e)}°" for a, e in zip(r.azimuth, r.elevation))
-        ax.set_title(f"{r.method}\nestimate: {est_txt or 'none'}", fontsize=10, pad=12)
+        ax.set_title(f"{r.method}\n{_estimate_text(r)}", fontsize=10, pad=12)
         if has_3d:
             ax2 = fig.add_subplot(gs[block * rows_per_block + 1, col])
             if r.grid.is_azimuth_only:
@@ -199,27 +204,66 @@ def polar_spectrum_figure(
                 ax2.text(0.5, 0.5, "azimuth-only grid", ha="center", va="center", transform=ax2.transAxes)
             else:
                 _azel_map(ax2, r, t)
-    labels = {"estimate": "estimate (o)", "truth": "true direction (*)"}
+    labels = {"estimate": "estimate (o)", "rejected": "no source: rejected peak (x)", "truth": "true direction (*)"}
     if truth_labels is not None and len(t):
         labels["truth"] = "true: " + ", ".join(f"{lab} {_deg(a)}°" for lab, (a, _) in zip(truth_labels, t))
-    fig.legend([legend_handles[k] for k in legend_handles], [labels[k] for k in legend_handles],
-               loc="lower center", ncol=2, fontsize=9, frameon=False)
-    head = title + "\n" if title else ""
-    fig.suptitle(head + "top view: 0° = front (+x), azimuth counter-clockwise (+90° = left); "
-                 "radius: spectrum scaled to [0, 1]", fontsize=10)
-    fig.subplots_adjust(bottom=0.12, top=0.80, wspace=0.35, hspace=0.45)
+    leg = fig.legend([legend_handles[k] for k in legend_handles], [labels[k] for k in legend_handles],
+                     loc="outside lower center", ncol=3, fontsize=9, frameon=False,
+                     title=_wrap(caption, width), title_fontsize=8)
+    leg.get_title().set_color("0.3")
+    if title:
+        fig.suptitle(_wrap(title, width), fontsize=11)
     return fig
+
+
+def _wrap(text: str, width_in: float, chars_per_inch: float = 13.0) -> str:
+    """``text`` broken into lines that fit a figure ``width_in`` inches wide (about 9-point text)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, max(20, int(width_in * chars_per_inch))))
+
+
+def _estimate_text(r: "DOAResult") -> str:
+    """Panel subtitle: accepted estimates with their confidence, or why there is no source."""
+    ok = r.accepted
+    parts = []
+    for k in np.flatnonzero(ok):
+        ang = f"{_deg(r.azimuth[k])}°" if r.grid.is_azimuth_only else f"{_deg(r.azimuth[k])}°/{_deg(r.elevation[k])}°"
+        c = None if r.confidence is None else float(r.confidence[k])
+        parts.append(ang + ("" if c is None or not np.isfinite(c) else f" ({c:.2f})"))
+    if parts:
+        return "estimate: " + ", ".join(parts)
+    return f"no source ({r.window_decision})"
+
+
+def map_colour_range(spectrum: np.ndarray, low_percentile: float = 5.0) -> tuple[float, float]:
+    """Colour range of an az/el map: ``(5th percentile, max)`` of the spectrum.
+
+    Broad spectra (SRP-PHAT on a small array) sit between about 0.8 and 1 of their maximum, so
+    a range from 0 shows almost no contrast; the percentile keeps a few outliers from setting it.
+    """
+    s = np.asarray(spectrum, dtype=float)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(np.percentile(s, low_percentile)), float(s.max())
+    return (lo, hi) if hi > lo else (hi - 1.0, hi)
 
 
 def _azel_map(ax, r: "DOAResult", t: np.ndarray) -> None:
     g = r.grid
     s = np.asarray(r.spectrum, dtype=float)
-    sc = ax.scatter(g.azimuth_deg, g.elevation_deg, c=s, s=6, cmap="viridis", vmin=0, vmax=max(1e-12, s.max()))
-    ax.scatter(r.azimuth, r.elevation, marker="o", s=60, facecolors="none", edgecolors="w", linewidths=1.5)
+    vmin, vmax = map_colour_range(s)
+    sc = ax.scatter(g.azimuth_deg, g.elevation_deg, c=s, s=6, cmap="viridis", vmin=vmin, vmax=vmax)
+    ok = r.accepted
+    ax.scatter(r.azimuth[ok], r.elevation[ok], marker="o", s=60, facecolors="none", edgecolors="w", linewidths=1.5)
+    ax.scatter(r.azimuth[~ok], r.elevation[~ok], marker="x", s=50, color="w", linewidths=1.5)
     if len(t):
         ax.scatter(t[:, 0], t[:, 1], marker="*", s=120, color=_TRUTH_COLOUR, edgecolors="k", linewidths=0.5)
+    for coll in ax.collections:  # markers at the poles stay inside the axes
+        coll.set_clip_on(True)
     ax.set_xlim(180, -180)  # left = +azimuth, as in the top view
-    ax.set_ylim(min(-5.0, g.elevation_deg.min() - 2), max(5.0, g.elevation_deg.max() + 2))
+    ax.set_ylim(max(-90.0, min(-5.0, g.elevation_deg.min() - 2)), min(90.0, max(5.0, g.elevation_deg.max() + 2)))
     ax.set_xticks([180, 90, 0, -90, -180])
     ax.set_xlabel("azimuth (°)", fontsize=8)
     ax.set_ylabel("elevation (°)", fontsize=8)
@@ -244,9 +288,12 @@ def plot_doa_vs_time(
             dashed red lines.
         title: figure title.
 
-    One row per method: the azimuth spectrum (marginal over elevation for 3-D grids) as an
-    image over time, with the estimated azimuths as dots sized by their power. When a method
-    has a 3-D grid, a second column shows its elevation estimates over time.
+    One row per method: the azimuth spectrum (marginal over elevation for 3-D grids, min-max
+    scaled per window) as an image over time, one column per window centred on the window's
+    centre (windows may overlap: ``hop < frame length``), with the accepted estimates as dots at
+    the window centres sized by their confidence. Windows that report no source are hatched and
+    their rejected peaks drawn as grey crosses. When a method has a 3-D grid, a second column
+    shows its elevation estimates over time.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -285,23 +332,30 @@ def doa_vs_time_figure(
             step = np.median(np.diff(starts)) if len(starts) > 1 else 1.0
             ends = np.where(ends > starts, ends, starts + step)
         centres = 0.5 * (starts + ends)
+        edges_t = _centred_edges(centres)  # each column centred on its window's centre
         margs = [azimuth_marginal(r.spectrum, r.grid) for r in rs]
         same_axis = all(m[0].shape == margs[0][0].shape for m in margs)
         if same_axis:
-            img = np.stack([m[1] / max(m[1].max(), 1e-12) for m in margs], axis=1)  # (A, T)
+            img = np.stack([_minmax(m[1]) for m in margs], axis=1)  # (A, T)
             az = margs[0][0]
             half = 0.5 * (az[1] - az[0]) if len(az) > 1 else 0.5
-            edges_t = np.append(starts, ends[-1])
             edges_a = np.append(az - half, az[-1] + half)
             ax.pcolormesh(edges_t, edges_a, img, cmap="Greys", vmin=0, vmax=1, shading="flat")
         for k, (a, _) in enumerate(t):
             ax.axhline(a, color=_TRUTH_COLOUR, ls="--", lw=1.2, label="truth" if k == 0 else None)
+        silent = [i for i, r in enumerate(rs) if not r.accepted.any()]
+        for j, i in enumerate(silent):  # windows without a source: hatched
+            ax.axvspan(edges_t[i], edges_t[i + 1], facecolor=(1, 1, 1, 0.6), hatch="///", edgecolor="0.55", lw=0,
+                       zorder=2, label="no source" if j == 0 else None)
         x = np.concatenate([np.full(len(r.azimuth), c) for r, c in zip(rs, centres)]) if rs else np.zeros(0)
         y = np.concatenate([np.asarray(r.azimuth, float) for r in rs]) if rs else np.zeros(0)
-        p = np.concatenate([np.asarray(r.power, float) for r in rs]) if rs else np.zeros(0)
+        ok = np.concatenate([r.accepted for r in rs]) if rs else np.zeros(0, dtype=bool)
+        conf = np.concatenate([_size_weight(r) for r in rs]) if rs else np.zeros(0)
         colour = _METHOD_COLOURS[row % len(_METHOD_COLOURS)]
-        ax.scatter(x, y, s=12 + 40 * np.clip(p, 0, 1), color=colour, edgecolors="k", linewidths=0.4, zorder=3,
-                   label="estimate")
+        if (~ok).any():
+            ax.scatter(x[~ok], y[~ok], s=22, marker="x", color="0.35", linewidths=1.0, zorder=3, label="rejected peak")
+        ax.scatter(x[ok], y[ok], s=12 + 40 * np.clip(conf[ok], 0, 1), color=colour, edgecolors="k", linewidths=0.4,
+                   zorder=4, label="estimate")
         ax.set_ylim(-180, 180)
         ax.set_yticks(np.arange(-180, 181, 90))
         ax.set_xlim(starts.min(), ends.max())
@@ -311,7 +365,8 @@ def doa_vs_time_figure(
         if has_3d:
             ax2 = axes[row, 1]
             el = np.concatenate([np.asarray(r.elevation, float) for r in rs])
-            ax2.scatter(x, el, s=14, color=colour, edgecolors="k", linewidths=0.4)
+            ax2.scatter(x[~ok], el[~ok], s=18, marker="x", color="0.35", linewidths=1.0)
+            ax2.scatter(x[ok], el[ok], s=14, color=colour, edgecolors="k", linewidths=0.4)
             for a, e in t:
                 ax2.axhline(e, color=_TRUTH_COLOUR, ls="--", lw=1.2)
             ax2.set_ylim(-90, 90)
@@ -320,6 +375,28 @@ def doa_vs_time_figure(
     for ax in axes[-1]:
         ax.set_xlabel("time (s)", fontsize=9)
     head = title + " — " if title else ""
-    fig.suptitle(head + "DOA vs time (azimuth CCW from front; spectrum in grey, darker = stronger)", fontsize=10)
+    fig.suptitle(head + "DOA vs time (azimuth CCW from front; spectrum per window in grey, darker = stronger; "
+                 "dot size = confidence; hatched = no source)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _centred_edges(centres: np.ndarray) -> np.ndarray:
+    """Column edges ``(T + 1,)`` half way between window centres ``(T,)``, so each column is centred on its window."""
+    c = np.asarray(centres, dtype=float)
+    if len(c) == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def _minmax(v: np.ndarray) -> np.ndarray:
+    lo, hi = float(np.min(v)), float(np.max(v))
+    return (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
+
+
+def _size_weight(r: "DOAResult") -> np.ndarray:
+    """Marker size weight in [0, 1] per candidate: the confidence, or the power when there is none."""
+    if r.confidence is not None and np.all(np.isfinite(r.confidence)):
+        return np.asarray(r.confidence, dtype=float)
+    return np.asarray(r.power, dtype=float)

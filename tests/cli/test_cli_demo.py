@@ -33,7 +33,7 @@ def demo_run(tmp_path_factory):
         mp.setenv("SOUNDLOC_CACHE", str(cache))
         code = main(["demo", "--out", str(out)])
     return {"code": code, "out": out, "stdout": stdout.getvalue(), "stderr": stderr.getvalue(),
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "cache": cache}
 
 
 def _table(stdout: str) -> dict[str, list[dict]]:
@@ -161,3 +161,77 @@ def test_demo_classes_option():
         _pick_classes("organ,kazoo", by_class)
     with pytest.raises(ValueError, match="at least 2 different"):
         _pick_classes("organ,organ", by_class)
+
+
+def _one_line_error(capsys, must: str) -> None:
+    err = capsys.readouterr().err
+    # the progress line "preparing the built-in sounds" may come first; the error is one line
+    lines = [ln for ln in err.strip().splitlines() if "preparing the built-in sounds" not in ln]
+    assert len(lines) == 1 and lines[0].startswith("soundloc demo: error:") and must in lines[0], err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("where", ["/proc/soundloc-test/out", "/sys/soundloc-test"])
+def test_demo_unwritable_out_is_one_line_and_creates_nothing(capsys, where):
+    # /proc and /sys refuse new folders even to root (a read-only destination for anyone)
+    assert main(["demo", "--out", where]) == 2
+    _one_line_error(capsys, f"--out {where}: cannot write in")
+    assert not Path(where).exists()
+
+
+def test_demo_out_under_a_file(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    assert main(["demo", "--out", str(tmp_path / "f" / "sub")]) == 2
+    _one_line_error(capsys, "is not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_failed_demo_leaves_no_folder(demo_run, tmp_path, capsys, monkeypatch):
+    """A write that fails after the folder was made: the folder this run created is removed again."""
+    import soundloc.audio
+
+    def fail(path, *a, **k):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setenv("SOUNDLOC_CACHE", str(demo_run["cache"]))
+    monkeypatch.setattr(soundloc.audio, "write_audio", fail)
+    out = tmp_path / "new" / "demo"
+    assert main(["demo", "--out", str(out), "--duration", "0.5"]) == 2
+    _one_line_error(capsys, "Permission denied")
+    assert list(tmp_path.iterdir()) == []  # neither new/ nor new/demo/ is left
+    # an existing folder is kept, with what was in it and nothing of this run
+    out.mkdir(parents=True)
+    (out / "mine.txt").write_text("keep")
+    assert main(["demo", "--out", str(out), "--duration", "0.5"]) == 2
+    capsys.readouterr()
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_demo_searches_the_grid_localize_uses(tmp_path, demo_run, monkeypatch, capsys):
+    """`demo --array stereo` searches the front half circle, like the `localize` command it suggests."""
+    import soundloc.doa
+
+    grids = []
+    real = soundloc.doa.get_localizer
+
+    def spy(name, array, fs, **kw):
+        grids.append(kw.get("grid"))
+        return real(name, array, fs, **kw)
+
+    monkeypatch.setenv("SOUNDLOC_CACHE", str(demo_run["cache"]))
+    monkeypatch.setattr(soundloc.doa, "get_localizer", spy)
+    out = tmp_path / "st"
+    assert main(["demo", "--array", "stereo", "--out", str(out), "--duration", "0.5"]) == 0
+    capsys.readouterr()
+    from soundloc.doa.batch import resolve_grid
+    from soundloc.geometry import MicArray
+
+    want = resolve_grid("auto", MicArray.preset("stereo"))
+    assert grids and all(g is not None and np.array_equal(g.directions, want.directions) for g in grids)
+    az = grids[0].azimuth_deg
+    assert az.min() == pytest.approx(-90.0) and az.max() == pytest.approx(90.0)  # front half only
+    scene = json.loads((out / "scene.json").read_text())
+    for res in scene["results"].values():
+        for s in res["estimates"] + res["rejected"]:
+            assert -90.0 - 1e-6 <= s["azimuth"] <= 90.0 + 1e-6
+            assert 0.0 <= s["confidence"] <= 1.0

@@ -116,11 +116,11 @@ def test_json_output_one_object_per_file_and_method(recs, capsys):
     methods = ["gcc-phat", "srp-phat", "music", "normmusic"]
     assert [(r["file"], r["method"]) for r in recsj] == [(f, m) for f in files for m in methods]
     for r in recsj:
-        assert set(r) == {"file", "start", "end", "method", "sources"}
+        assert set(r) == {"file", "start", "end", "method", "decision", "level_dbfs", "sources", "rejected"}
         name = Path(r["file"]).name
         az, dur, _ = SCENES[name]
         assert r["start"] == 0.0 and r["end"] == pytest.approx(dur)
-        assert len(r["sources"]) == 1 and set(r["sources"][0]) == {"azimuth", "elevation", "power"}
+        assert len(r["sources"]) == 1 and set(r["sources"][0]) == {"azimuth", "elevation", "power", "confidence", "decision"}
         assert azimuth_error_deg(r["sources"][0]["azimuth"], az) <= 2.0, r
         assert r["sources"][0]["elevation"] == 0.0
 
@@ -132,7 +132,7 @@ def test_two_sources_and_table(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out.strip().splitlines()
     header = out[0]
-    assert header.split() == ["file", "method", "start", "end", "src", "azimuth", "elevation", "power"]
+    assert header.split() == ["file", "method", "start", "end", "src", "azimuth", "elevation", "power", "conf"]
     assert len(out) == 3
     # aligned columns: every number ends where its header ends
     for col in ("azimuth", "elevation", "power", "end"):

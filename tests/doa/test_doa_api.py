@@ -112,8 +112,9 @@ def test_result_fields_and_json(method: str) -> None:
     assert r.start == 0.0 and r.end == pytest.approx(0.5)
     d = r.to_dict()
     assert json.loads(json.dumps(d)) == d  # plain JSON types
-    assert set(d) == {"method", "start", "end", "sources"} and len(d["sources"]) == 2
-    assert all(type(v) is float for s in d["sources"] for v in s.values())
+    assert set(d) == {"method", "start", "end", "decision", "level_dbfs", "sources", "rejected"}
+    assert len(d["sources"]) + len(d["rejected"]) == 2 and d["sources"] and d["decision"] == "source"
+    assert all(type(v) is float for s in d["sources"] + d["rejected"] for k, v in s.items() if k != "decision")
     with pytest.raises(AttributeError):
         r.method = "other"  # frozen
 

@@ -18,7 +18,16 @@ What it does:
    ``scene.json`` (room, positions, truth, estimates, errors).
 
 Angles: azimuth counter-clockwise from the array's front (+x) in (-180, 180], degrees. The
-sources are at the array's height (elevation 0), so the default azimuth grid suits any array.
+sources are at the array's height (elevation 0). The search grid is the one ``soundloc localize
+--grid auto`` picks for the array (``soundloc.doa.batch.resolve_grid``: the azimuth circle for
+planar arrays, the front half circle for linear ones, the sphere for 3-D arrays such as tetra),
+so the command the demo suggests gives the same answers. Each estimate has a confidence
+(``soundloc.doa.confidence``); the table shows it, "(no source)" marks estimates that
+``soundloc localize`` would not report.
+
+Output: ``--out`` is created only when the results are ready to be written; if writing fails,
+a folder this run created is removed again (and in an existing folder the files this run
+wrote), and the error is one line (exit code 2).
 
 What to expect: two simultaneous sources in a reverberant room are hard for a 10 cm array.
 Over 30 random scenes (seeds 0-29, default settings, ``benchmarks/demo_accuracy.py``) SRP-PHAT
@@ -34,7 +43,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,6 +108,32 @@ def _pick_classes(spec: str | None, by_class: dict) -> list[str]:
     return wanted
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` that is a file or lies under a folder this process cannot write."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ValueError(f"--out {out}: {probe} is not a folder")
+    try:  # a real probe: permissions alone miss read-only mounts and root's special file systems
+        os.rmdir(tempfile.mkdtemp(prefix=".soundloc-probe-", dir=probe))
+    except OSError as e:
+        raise ValueError(f"--out {out}: cannot write in {probe} ({e.strerror or type(e).__name__})") from None
+
+
+def _make_out(out: Path) -> list[Path]:
+    """Create ``out`` (and missing parents); return the folders this call created, outermost first."""
+    created = []
+    p = out
+    while not p.exists() and p != p.parent:
+        created.append(p)
+        p = p.parent
+    out.mkdir(parents=True, exist_ok=True)
+    return created[::-1]
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -111,34 +149,38 @@ def run(args: argparse.Namespace) -> int:
     from soundloc.audio import write_audio
     from soundloc.corpus import builtin_corpus
     from soundloc.doa import get_localizer, localizers_for
+    from soundloc.doa.batch import resolve_grid
     from soundloc.metrics.doa import match_doas
     from soundloc.plots import plot_polar_spectrum
 
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    _check_out(out)
     fs = DEMO_FS
     print("soundloc demo: preparing the built-in sounds (rendered on first use, then cached)...", file=sys.stderr)
     corpus = builtin_corpus(progress=True)
     demo = make_demo_mixture(array, corpus, seed=args.seed, rt60=args.rt60, snr_db=args.snr,
                              duration=args.duration, classes=_pick_classes(args.classes, corpus.by_class()))
     scene, clips, mix, rt_measured = demo.scene, demo.clips, demo.mixture, demo.rt60_measured
-    wav = out / "mixture.wav"
-    write_audio(wav, mix, fs)
 
+    # the grid `soundloc localize --grid auto` uses for this array (e.g. the front half circle of
+    # a linear array), so the suggested command gives the same answers
+    grid = resolve_grid("auto", array)
     truth = np.stack([scene.azimuth, scene.elevation], axis=1)
     results, rows, per_method = [], [], {}
     for name in localizers_for(array):
-        res = get_localizer(name, array, fs).locate(mix, num_sources=2)
+        res = get_localizer(name, array, fs, grid=grid).locate(mix, num_sources=2)
         results.append(res)
         m = match_doas(np.stack([res.azimuth, res.elevation], axis=1), truth)
         err = {int(r): float(e) for (_, r), e in zip(m.pairs, m.errors)}
         est = {int(r): int(k) for k, r in m.pairs}
-        per_method[name] = {"estimates": res.to_dict()["sources"],
+        d = res.to_dict()
+        per_method[name] = {"estimates": d["sources"], "rejected": d["rejected"],
                             "errors_deg": [err.get(s) for s in range(len(truth))],
                             "mean_error_deg": m.mean_error if m.num_matched else None}
         for s in range(len(truth)):
+            conf = "-"
+            if s in est and res.confidence is not None and np.isfinite(res.confidence[est[s]]):
+                conf = f"{res.confidence[est[s]]:.2f}" + ("" if res.accepted[est[s]] else " (no source)")
             rows.append([
                 name if s == 0 else "",
                 str(s + 1),
@@ -146,20 +188,39 @@ def run(args: argparse.Namespace) -> int:
                 f"{scene.azimuth[s]:.1f}",
                 f"{res.azimuth[est[s]]:.1f}" if s in est else "-",
                 f"{err[s]:.1f}" if s in err else "missed",
+                conf,
             ])
 
-    png = plot_polar_spectrum(results, out / "doa_polar.png", truth=truth, truth_labels=[c.label for c in clips],
-                              title=f"soundloc demo: {array.name}, RT60 {args.rt60:g} s, SNR {args.snr:g} dB")
-    scene_json = out / "scene.json"
-    write_json_atomic(scene_json, {
-        "array": array.to_dict(), "fs": fs, "seed": args.seed, "rt60_target_s": args.rt60,
-        "rt60_measured_s": None if math.isnan(rt_measured) else rt_measured, "snr_db": args.snr,
-        "room_dim_m": scene.room_dim.tolist(), "array_center_m": scene.array_center.tolist(),
-        "sources": [{"clip_id": c.clip_id, "class": c.label, "position_m": p.tolist(), "azimuth": float(a),
-                     "elevation": float(e), "distance_m": float(d)}
-                    for c, p, a, e, d in zip(clips, scene.sources, scene.azimuth, scene.elevation, scene.distance)],
-        "results": per_method,
-    })
+    # write only now: a run that fails before this point leaves nothing behind
+    wav, png, scene_json = out / "mixture.wav", out / "doa_polar.png", out / "scene.json"
+    created: list[Path] = []
+    written: list[Path] = []
+    try:
+        created = _make_out(out)
+        write_audio(wav, mix, fs)
+        written.append(wav)
+        plot_polar_spectrum(results, png, truth=truth, truth_labels=[c.label for c in clips],
+                            title=f"soundloc demo: {array.name}, RT60 {args.rt60:g} s, SNR {args.snr:g} dB")
+        written.append(png)
+        write_json_atomic(scene_json, {
+            "array": array.to_dict(), "fs": fs, "seed": args.seed, "rt60_target_s": args.rt60,
+            "rt60_measured_s": None if math.isnan(rt_measured) else rt_measured, "snr_db": args.snr,
+            "room_dim_m": scene.room_dim.tolist(), "array_center_m": scene.array_center.tolist(),
+            "sources": [{"clip_id": c.clip_id, "class": c.label, "position_m": p.tolist(), "azimuth": float(a),
+                         "elevation": float(e), "distance_m": float(d)}
+                        for c, p, a, e, d in zip(clips, scene.sources, scene.azimuth, scene.elevation, scene.distance)],
+            "results": per_method,
+        })
+    except BaseException as e:
+        if created:  # this run made the folder: everything in it is ours
+            shutil.rmtree(created[0], ignore_errors=True)
+        else:  # an existing folder: take back only what this run wrote
+            for f in written:
+                f.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            where = e.filename if e.filename else out
+            raise ValueError(f"--out {out}: cannot write {where} ({e.strerror or type(e).__name__})") from None
+        raise
 
     room = " x ".join(f"{d:.1f}" for d in scene.room_dim)
     rt_txt = f", measured {rt_measured:.2f} s" if math.isfinite(rt_measured) else ""
@@ -172,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
               f"{scene.distance[s]:.1f} m away")
     print(f"Localized the {args.duration:g} s mixture with {len(localizers_for(array))} methods "
           "(2 sources each; error = great-circle angle to the matched true source):\n")
-    print(align_table(["method", "src", "class", "true az", "est. az", "error"], rows, left={0, 2}))
+    print(align_table(["method", "src", "class", "true az", "est. az", "error", "conf"], rows, left={0, 2}))
     if array.is_linear:
         print("Note: a linear array cannot tell the two sides of its axis apart (a source and its mirror "
               "image across the axis look the same), so large errors here can be that ambiguity.")

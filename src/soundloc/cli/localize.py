@@ -6,16 +6,25 @@ together (``Localizer.locate_batch``), and a progress bar is shown on stderr for
 few files.
 
 Output (stdout): an aligned table, or with ``--format json`` a list of objects
-``{"file", "start", "end", "method", "sources": [{"azimuth", "elevation", "power"}]}`` -- one
-per file and method, or one per window with ``--frame-length``. Angles in degrees: azimuth
-counter-clockwise from the array's front (+x) in (-180, 180], elevation up. ``--format jsonl``
-writes the same objects one per line as soon as each is computed (window by window, all
-methods of a window together), so an interrupted run (Ctrl-C: exit code 130) keeps every line
-it wrote; table and json are printed at the end.
+``{"file", "start", "end", "method", "decision", "level_dbfs", "sources": [{"azimuth",
+"elevation", "power", "confidence", "decision"}], "rejected": [...]}`` -- one per file and
+method, or one per window with ``--frame-length``. Angles in degrees: azimuth counter-clockwise
+from the array's front (+x) in (-180, 180], elevation up. ``--format jsonl`` writes the same
+objects one per line as soon as each is computed (window by window, all methods of a window
+together), so an interrupted run (Ctrl-C: exit code 130) keeps every line it wrote; table and json
+are printed at the end.
 
 Long recordings are read in blocks, so memory does not grow with the file: per window
 (``--frame-length``, at most 600 s) or, in whole-file mode, through each method's frame-summed
 statistics (same result as one read, up to rounding).
+
+No source: each estimate has a confidence in [0, 1], the fraction of diffuse-noise windows whose
+spatial spectrum stood out less (peak over median; calibrated per method and array, see
+soundloc.doa.confidence). Estimates below ``--min-confidence`` (default 0.97: at most 5 % false
+alarms on diffuse noise) and windows quieter than ``--min-level`` dBFS (default -90) report no
+source; ``decision`` says which rule decided ("source", "below-confidence", "below-level") and
+``rejected`` lists the candidates that were turned down. ``power`` is the spectrum value at the
+peak (spectrum scaled to max 1), as before.
 
 Devices that record extra channels: ``--channels`` picks the array's mics, in the array's
 mic order, e.g. the ReSpeaker USB Mic Array v2.0 (6-channel firmware: 0 = processed,
@@ -109,6 +118,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "(e.g. tetra: on the 2d circle their azimuths of elevated sources can be far off)")
     p.add_argument("--min-separation", type=float, default=20.0, metavar="DEG",
                    help="minimum angle between reported sources (default 20)")
+    p.add_argument("--min-confidence", type=float, default=None, metavar="C",
+                   help="report an estimate only if its confidence (0-1, calibrated on diffuse noise) is at least C "
+                        "(default 0.97: at most 5 %% false alarms on diffuse noise; 0: report every peak)")
+    p.add_argument("--min-level", type=float, default=None, metavar="DBFS",
+                   help="windows quieter than this mean-square level report no source (default -90 dBFS; -inf: no gate)")
     p.add_argument("--fs", type=float, default=None, metavar="HZ",
                    help="resample every file to this rate, at most 768000 (default: each file at its own rate)")
     p.add_argument("--no-resample", action="store_true", help="with --fs: refuse files at another rate")
@@ -212,6 +226,10 @@ def _check_options(args: argparse.Namespace) -> None:
         args.fs = int(args.fs)
     if args.no_resample and args.fs is None:
         raise ValueError("--no-resample needs --fs (without it every file is read at its own rate)")
+    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
+        raise ValueError(f"--min-confidence must be between 0 and 1, got {args.min_confidence:g}")
+    if args.min_level is not None and (math.isnan(args.min_level) or args.min_level == math.inf):
+        raise ValueError(f"--min-level must be a level in dBFS (or -inf for no gate), got {args.min_level:g}")
     if not 0 <= args.min_separation <= 180:
         raise ValueError(f"--min-separation must be between 0 and 180 degrees, got {args.min_separation}")
     if not 8 <= args.nfft <= MAX_NFFT:
@@ -262,8 +280,12 @@ def time_plot_path(polar_path: Path) -> Path:
 
 
 def format_table(records: Sequence[dict]) -> str:
-    """Aligned text table, one row per source (file / method / times are not repeated)."""
-    header = ["file", "method", "start", "end", "src", "azimuth", "elevation", "power"]
+    """Aligned text table, one row per source (file / method / times are not repeated).
+
+    A window without a source gets one row of ``-`` with the rule that decided in the ``conf``
+    column (``below-confidence`` / ``below-level``).
+    """
+    header = ["file", "method", "start", "end", "src", "azimuth", "elevation", "power", "conf"]
     rows: list[list[str]] = []
     for rec in records:
         srcs = rec["sources"] or [None]
@@ -276,13 +298,14 @@ def format_table(records: Sequence[dict]) -> str:
                 f"{rec['end']:.2f}" if first and rec["end"] is not None else "",
             ]
             if s is None:
-                cells += ["-", "-", "-", "-"]
+                cells += ["-", "-", "-", "-", rec.get("decision") or "-"]  # no source: the rule that decided
             else:
                 cells += [
                     str(k + 1),
                     "nan" if s["azimuth"] is None else f"{s['azimuth']:.1f}",
                     "nan" if s["elevation"] is None else f"{s['elevation']:.1f}",
                     "nan" if s["power"] is None else f"{s['power']:.3f}",
+                    "-" if s.get("confidence") is None else f"{s['confidence']:.2f}",
                 ]
             rows.append(cells)
     return align_table(header, rows, left={0, 1})
@@ -294,7 +317,14 @@ def format_table(records: Sequence[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    import numpy as np
+
+    from soundloc.doa.base import capped_notices
     from soundloc.doa.batch import expand_inputs, iter_localize, resolve_grid, to_records
+
+    _NO_SPECTRUM = np.zeros(0)
     from soundloc.geometry import get_array
 
     _check_options(args)
@@ -330,6 +360,10 @@ def run(args: argparse.Namespace) -> int:
         kwargs["fmin"] = args.fmin
     if args.fmax is not None:
         kwargs["fmax"] = args.fmax
+    if args.min_confidence is not None:
+        kwargs["min_confidence"] = args.min_confidence
+    if args.min_level is not None:
+        kwargs["min_level_dbfs"] = args.min_level
     show = args.progress == "always" or (
         args.progress == "auto" and len(files) >= PROGRESS_MIN_FILES and sys.stderr.isatty())
     try:  # options that do not fit a file's rate raise here, once: exit 2, nothing printed
@@ -347,6 +381,7 @@ def run(args: argparse.Namespace) -> int:
     order = {m: k for k, m in enumerate(methods)}
     records: list[list[dict]] = [[] for _ in files]  # small: no spectra
     kept: list[list] = [[] for _ in files]  # DOAResults, for plots only
+    light: list[list] = [[] for _ in files]  # DOAResults without spectra
     whole: list[list] = [[] for _ in files]
     failed: set[int] = set()
     for ev in events:
@@ -368,9 +403,13 @@ def run(args: argparse.Namespace) -> int:
                 records[ev.index].append(rec)
             if args.plot is not None:
                 kept[ev.index].append(ev.result)
+            light[ev.index].append(replace(ev.result, spectrum=_NO_SPECTRUM))  # for the notices
     for lst in (*records, *kept, *whole):
         lst.sort(key=lambda r: order.get(r["method"] if isinstance(r, dict) else r.method, 0))
     flat = [r for rs in records for r in rs]
+    # (a file shorter than the window gets its notice from iter_localize, as it streams)
+    for note in capped_notices(files, light, num_sources=args.sources):
+        report(note, "note")
     if args.format == "json":
         print(json.dumps(flat, indent=2))
     elif args.format == "table" and flat:

@@ -14,14 +14,24 @@ wave from unit vector ``u``: mic ``m`` hears it at ``-(p_m - centre) . u / c`` s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
 
 from soundloc.ambisonics import FoaFormat
 from soundloc.device import resolve_device
+from soundloc.doa.confidence import (
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_MIN_LEVEL_DBFS,
+    check_thresholds,
+    decide,
+    level_dbfs,
+    null_table,
+    peak_statistic,
+    statistic_for,
+)
 from soundloc.features.stft import stft
 from soundloc.geometry import SPEED_OF_SOUND, AzimuthGrid, DOAGrid, MicArray, wrap_azimuth_deg
 from soundloc.spectral import band_bins
@@ -45,6 +55,16 @@ class DOAResult:
         grid: the grid the spectrum lives on.
         start: window start in seconds into the input.
         end: window end in seconds (``None``: end of the input).
+        confidence: ``(K,)`` in [0, 1] per candidate: the fraction of diffuse-noise windows whose
+            strongest peak stood out less (peak-to-median ratio of the spectrum; the peak value
+            for GCC-PHAT; see :mod:`soundloc.doa.confidence`); ``NaN`` where the method is not
+            calibrated; ``None`` when not computed.
+        level_dbfs: the window's mean-square level in dBFS (``None``: not measured).
+        decision: ``(K,)`` per candidate, ``"source"``, ``"below-confidence"`` or
+            ``"below-level"`` (``None``: not decided -- every candidate counts as a source).
+
+    The arrays hold every candidate peak (strongest first), accepted or not: :attr:`accepted`
+    marks the sources, :meth:`detected` keeps only them, :meth:`to_dict` lists them apart.
     """
 
     method: str
@@ -55,24 +75,67 @@ class DOAResult:
     grid: DOAGrid
     start: float = 0.0
     end: float | None = None
+    confidence: np.ndarray | None = None
+    level_dbfs: float | None = None
+    decision: tuple[str, ...] | None = None
 
     @property
     def num_sources(self) -> int:
+        """Number of candidates (accepted or not); see :attr:`accepted`."""
         return int(len(self.azimuth))
 
-    def to_dict(self) -> dict:
-        """JSON-safe summary: ``{"method", "start", "end", "sources": [{"azimuth", "elevation", "power"}]}``.
+    @property
+    def accepted(self) -> np.ndarray:
+        """``(K,)`` bool: the candidates decided to be sources (all of them when undecided)."""
+        if self.decision is None:
+            return np.ones(self.num_sources, dtype=bool)
+        return np.array([d == "source" for d in self.decision], dtype=bool)
 
-        All numbers are plain Python floats (non-finite values become ``None``); the spectrum is left out.
+    @property
+    def window_decision(self) -> str:
+        """``"source"`` when any candidate is accepted, else the rule that rejected the strongest
+        one (``"below-level"`` / ``"below-confidence"``); ``"no-peak"`` without candidates."""
+        if self.num_sources == 0:
+            return "no-peak"
+        if self.accepted.any():
+            return "source"
+        return self.decision[0] if self.decision else "source"
+
+    def detected(self) -> "DOAResult":
+        """This result with only the accepted sources."""
+        keep = self.accepted
+        return replace(
+            self, azimuth=self.azimuth[keep], elevation=self.elevation[keep], power=self.power[keep],
+            confidence=None if self.confidence is None else self.confidence[keep],
+            decision=None if self.decision is None else tuple(d for d, k in zip(self.decision, keep) if k),
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-safe summary::
+
+            {"method", "start", "end", "decision", "level_dbfs",
+             "sources": [{"azimuth", "elevation", "power", "confidence", "decision"}],   # accepted
+             "rejected": [{... same keys ...}]}                                          # the others
+
+        ``decision`` (window) is :attr:`window_decision`. All numbers are plain Python floats
+        (non-finite values become ``None``); the spectrum is left out.
         """
+        conf = self.confidence if self.confidence is not None else np.full(self.num_sources, np.nan)
+        dec = self.decision if self.decision is not None else ("source",) * self.num_sources
+        sources: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
+        for a, e, p, c, d in zip(self.azimuth, self.elevation, self.power, conf, dec):
+            item = {"azimuth": _json_float(a), "elevation": _json_float(e), "power": _json_float(p),
+                    "confidence": _json_float(c), "decision": d}
+            (sources if d == "source" else rejected).append(item)
         return {
             "method": self.method,
             "start": _json_float(self.start),
             "end": None if self.end is None else _json_float(self.end),
-            "sources": [
-                {"azimuth": _json_float(a), "elevation": _json_float(e), "power": _json_float(p)}
-                for a, e, p in zip(self.azimuth, self.elevation, self.power)
-            ],
+            "decision": self.window_decision,
+            "level_dbfs": None if self.level_dbfs is None else _json_float(self.level_dbfs),
+            "sources": sources,
+            "rejected": rejected,
         }
 
 
@@ -98,6 +161,12 @@ class Localizer:
         c: speed of sound in m/s.
         device: torch device for the computation (``"cpu"``, ``"cuda"``...).
         batch_size: clips (or windows) processed together in :meth:`locate_batch`; bounds memory.
+        min_confidence: candidates whose confidence (:mod:`soundloc.doa.confidence`) is below this
+            are decided ``"below-confidence"`` (default
+            :data:`~soundloc.doa.confidence.DEFAULT_MIN_CONFIDENCE`: at most 5 % false alarms on
+            diffuse noise; 0 accepts every candidate).
+        min_level_dbfs: windows whose mean-square level is below this many dBFS report no
+            source (``"below-level"``; default -90 dBFS; ``-inf``: no gate).
 
     Raises:
         ValueError: bad ``fs``, ``nfft``, ``hop``, band (``fmin >= fmax``, ``fmax > fs / 2``,
@@ -133,6 +202,8 @@ class Localizer:
         c: float = SPEED_OF_SOUND,
         device: str = "cpu",
         batch_size: int = 64,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        min_level_dbfs: float = DEFAULT_MIN_LEVEL_DBFS,
     ) -> None:
         if not isinstance(array, (MicArray, FoaFormat)):
             raise ValueError(f"array must be a MicArray or FoaFormat, got {type(array).__name__}")
@@ -153,6 +224,7 @@ class Localizer:
             raise ValueError(f"speed of sound must be positive, got {c}")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        min_confidence, min_level_dbfs = check_thresholds(min_confidence, min_level_dbfs)
         fs = int(fs)
         nyq = fs / 2.0
         fmax = min(nyq, self.default_fmax_hz) if fmax is None else float(fmax)
@@ -178,7 +250,10 @@ class Localizer:
         self.freq_bins = freq_bins
         self.freqs = freqs
         self.tau = array.delays(grid.directions, self.c)  # (G, M)
+        self.min_confidence = min_confidence
+        self.min_level_dbfs = min_level_dbfs
         self._setup()
+        self._null = null_table(self.name, array, grid)
 
     # -- to implement -----------------------------------------------------
     def _setup(self) -> None:
@@ -304,12 +379,22 @@ class Localizer:
         return t[:, :, lo:hi].to(torch.complex64).permute(0, 2, 1, 3).contiguous()
 
     def _results(
-        self, spectra: np.ndarray, X: torch.Tensor | None, num_sources: int, min_sep: float, state: Any = None
+        self, spectra: np.ndarray, X: torch.Tensor | None, num_sources: int, min_sep: float, state: Any = None,
+        levels: np.ndarray | None = None, frames: int | None = None,
     ) -> list[DOAResult]:
+        """Peaks, confidences and decisions of raw ``spectra (B, G)``; ``levels (B,)`` in dBFS
+        (``None``: not measured, no energy gate); ``frames``: STFT frames behind each spectrum
+        (default: those of ``X``), which selects the confidence table's window length."""
         spectra = np.asarray(spectra, dtype=np.float64)
         spectra = np.where(np.isfinite(spectra), spectra, 0.0)
         peaks = self.grid.find_peaks(spectra, num_sources, min_separation_deg=min_sep)  # (B, K)
         refined = self._refine(X, spectra, peaks, state) if (X is not None or state is not None) else None
+        ratios = peak_statistic(spectra, peaks, statistic_for(self.name))  # (B, K)
+        if self._null is not None:
+            n_frames = frames if frames is not None else (X.shape[-1] if X is not None else 1)
+            conf = self._null.confidence(ratios, n_frames)
+        else:
+            conf = np.full(ratios.shape, np.nan)
         g_az = self.grid.azimuth_deg
         g_el = self.grid.elevation_deg
         out = []
@@ -322,6 +407,8 @@ class Localizer:
                 az, el = refined[0][b][peaks[b] >= 0], refined[1][b][peaks[b] >= 0]
             else:
                 az, el = g_az[p], g_el[p]
+            c = conf[b][peaks[b] >= 0]
+            level = None if levels is None else float(levels[b])
             out.append(
                 DOAResult(
                     method=self.name,
@@ -330,6 +417,9 @@ class Localizer:
                     power=s[p].astype(float),
                     spectrum=s,
                     grid=self.grid,
+                    confidence=c,
+                    level_dbfs=level,
+                    decision=decide(c, math.inf if level is None else level, self.min_confidence, self.min_level_dbfs),
                 )
             )
         return out
@@ -394,9 +484,11 @@ class Localizer:
         x = self._check_waveform(x, batched=True)
         out: list[DOAResult] = []
         for i in range(0, x.shape[0], self.batch_size):
-            X = self._band_stft(x[i : i + self.batch_size])
+            xb = x[i : i + self.batch_size]
+            X = self._band_stft(xb)
             s, state = self._analyse(X, num_sources)
-            out.extend(self._results(s.double().cpu().numpy(), X, num_sources, min_separation_deg, state))
+            out.extend(self._results(s.double().cpu().numpy(), X, num_sources, min_separation_deg, state,
+                                     levels=level_dbfs(xb)))
         end = x.shape[-1] / self.fs
         return [_with_span(r, 0.0, end) for r in out]
 
@@ -456,7 +548,7 @@ class Localizer:
 
 
 def _with_span(r: DOAResult, start: float, end: float) -> DOAResult:
-    return DOAResult(r.method, r.azimuth, r.elevation, r.power, r.spectrum, r.grid, float(start), float(end))
+    return replace(r, start=float(start), end=float(end))
 
 
 class FrameAccumulator:
@@ -482,6 +574,7 @@ class FrameAccumulator:
         self.samples = 0
         self.frames = 0
         self._sums: torch.Tensor | None = None
+        self._sumsq = 0.0  # for the level (energy gate)
         self._carry = np.zeros((loc.num_mics, 0), dtype=np.float32)
 
     def add(self, x: np.ndarray) -> None:
@@ -489,6 +582,7 @@ class FrameAccumulator:
         loc = self.loc
         x = loc._check_waveform(x, batched=False)
         self.samples += x.shape[-1]
+        self._sumsq += float(np.sum(np.square(x, dtype=np.float64)))
         buf = np.concatenate([self._carry, x.astype(np.float32, copy=False)], axis=1) if self._carry.shape[1] else x
         if buf.shape[1] < loc.nfft:
             self._carry = np.array(buf, dtype=np.float32)
@@ -512,5 +606,36 @@ class FrameAccumulator:
         if sums is None:  # shorter than one frame: zero-padded to one, as stft() does
             sums, frames = loc._frame_sums(loc._band_stft(self._carry[None])), 1
         s, state = loc._analyse_sums(sums, frames, num_sources)
-        res = loc._results(s.double().cpu().numpy(), None, num_sources, min_separation_deg, state)[0]
+        ms = self._sumsq / (self.samples * loc.num_mics)
+        level = np.array([10.0 * np.log10(ms) if ms > 0 else -np.inf])
+        res = loc._results(s.double().cpu().numpy(), None, num_sources, min_separation_deg, state, levels=level, frames=frames)[0]
         return _with_span(res, 0.0, self.samples / loc.fs)
+
+
+def capped_notices(
+    files: Sequence[Any], results: Sequence[Sequence[DOAResult]], *, num_sources: int, frame_length: float | None = None
+) -> list[str]:
+    """One-line notices for requests that were silently capped, at most one per kind.
+
+    * fewer candidates than ``num_sources`` (the grid has no more peaks the minimum separation apart);
+    * ``frame_length`` (seconds) longer than a file, which is then localized as one shorter window.
+
+    Args:
+        files: the inputs (their names appear in the notices), parallel to ``results``.
+        results: each file's results (every method, every window).
+    """
+    notes: list[str] = []
+    counts = [r.num_sources for rs in results for r in rs]
+    if counts and min(counts) < num_sources:
+        notes.append(f"only {min(counts)} of the {num_sources} requested sources could be reported in some windows: the "
+                     "spectrum has no more peaks the minimum separation apart on the search grid")
+    if frame_length is not None:
+        short = [(f, rs[0]) for f, rs in zip(files, results)
+                 if rs and len({r.start for r in rs}) == 1 and rs[0].end is not None
+                 and rs[0].end - rs[0].start < frame_length * (1 - 1e-9)]
+        if short:
+            f, r = short[0]
+            more = f" and {len(short) - 1} more file(s)" if len(short) > 1 else ""
+            notes.append(f"the window length {frame_length:g} s is longer than {f} ({(r.end or 0.0) - r.start:.2f} s){more}; "
+                         "each such file was localized as one window")
+    return notes

@@ -543,7 +543,8 @@ def _cut_windows(blocks: Iterator[np.ndarray], M: int, win: int, hop: int, nfft:
 
 
 def to_records(files: Sequence[Path], results: Sequence[Sequence[DOAResult]]) -> list[dict[str, Any]]:
-    """JSON records ``{"file", "start", "end", "method", "sources": [{"azimuth", "elevation", "power"}]}`` in file order.
+    """JSON records in file order: ``{"file", "start", "end", "method", "decision", "level_dbfs", "sources":
+    [{"azimuth", "elevation", "power", "confidence", "decision"}], "rejected": [...]}`` (see ``DOAResult.to_dict``).
 
     Degrees and seconds as plain floats (non-finite values become ``None``).
     """
@@ -551,5 +552,7 @@ def to_records(files: Sequence[Path], results: Sequence[Sequence[DOAResult]]) ->
     for f, rs in zip(files, results):
         for r in rs:
             d = r.to_dict()
-            recs.append({"file": str(f), "start": d["start"], "end": d["end"], "method": d["method"], "sources": d["sources"]})
+            recs.append({"file": str(f), "start": d["start"], "end": d["end"], "method": d["method"],
+                         "decision": d["decision"], "level_dbfs": d["level_dbfs"], "sources": d["sources"],
+                         "rejected": d["rejected"]})
     return recs

@@ -1,0 +1,230 @@
+"""Confidence, energy gate and "no source" decisions (soundloc.doa.confidence, DOAResult).
+
+References: brute-force empirical CDFs and medians (numpy), the analytic level of a sine, fresh
+diffuse noise (a seed the calibration never saw) for the false-alarm side, exact plane waves
+for the detection side.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from doa_test_signals import plane_wave, white_noise
+
+from soundloc.doa import LOCALIZERS, SRPPHAT, get_localizer
+from soundloc.doa.confidence import (
+    ANY_ARRAY,
+    DEFAULT_MIN_CONFIDENCE,
+    QUANTILE_LEVELS,
+    NullTable,
+    array_key,
+    decide,
+    level_dbfs,
+    load_calibration,
+    null_quantiles,
+    null_table,
+    peak_ratio,
+    peak_statistic,
+    statistic_for,
+)
+from soundloc.geometry import PRESETS, AzimuthGrid, MicArray, SphereGrid
+from soundloc.scenes.mix import diffuse_noise
+
+FS = 16000
+CLASSIC = ("gcc-phat", "srp-phat", "music", "normmusic")
+
+
+def test_confidence_is_the_empirical_cdf_of_the_null():
+    rng = np.random.default_rng(0)
+    null = np.exp(rng.gamma(2.0, 0.05, 4000))  # ratios > 1, skewed like a max over a grid
+    t = NullTable(np.array([61.0]), QUANTILE_LEVELS, np.array([null_quantiles(null)]))
+    probe = np.quantile(null, [0.5, 0.9, 0.95, 0.97, 0.99])
+    brute = np.array([np.mean(null <= r) for r in probe])
+    np.testing.assert_allclose(t.confidence(probe, 61), brute, atol=0.01)
+    assert t.confidence(np.array([null.min() * 0.9, null.max() * 1.1, np.inf, np.nan]), 61).tolist()[:3] == [0.0, 1.0, 1.0]
+    assert np.isnan(t.confidence(np.array([np.nan]), 61)[0])
+    # monotone in the ratio
+    r = np.linspace(1.0, null.max(), 200)
+    assert np.all(np.diff(t.confidence(r, 61)) >= 0)
+
+
+def test_null_table_interpolates_in_log_frames_and_clamps():
+    lev = np.array([0.0, 0.5, 1.0])
+    t = NullTable(np.array([10.0, 40.0]), lev, np.array([[0.0, 0.1, 0.2], [0.0, 0.05, 0.1]]))
+    r = math.exp(0.075)
+    assert t.confidence(r, 20.0) == pytest.approx(0.5)  # log-midpoint of 10 and 40: median 0.075
+    assert t.confidence(r, 5.0) == pytest.approx(0.375)  # clamped to the 10-frame row
+    assert t.confidence(r, 400.0) == pytest.approx(0.75)  # clamped to the 40-frame row
+
+
+def test_peak_ratio_against_brute_force():
+    rng = np.random.default_rng(1)
+    s = rng.random((3, 50)) + 0.1
+    peaks = np.array([[4, 7], [0, -1], [49, 3]])
+    r = peak_ratio(s, peaks)
+    for b in range(3):
+        for k in range(2):
+            if peaks[b, k] < 0:
+                assert np.isnan(r[b, k])
+            else:
+                assert r[b, k] == pytest.approx(s[b, peaks[b, k]] / np.median(s[b]))
+    assert peak_ratio(np.zeros((1, 10)), np.array([[0]]))[0, 0] == 1.0  # flat: nothing stands out
+    np.testing.assert_array_equal(peak_statistic(s, peaks, "peak"), np.where(peaks >= 0, s[[[0], [1], [2]], peaks], np.nan))
+    np.testing.assert_array_equal(peak_statistic(s, peaks), r)
+    with pytest.raises(ValueError, match="unknown confidence statistic"):
+        peak_statistic(s, peaks, "mean")
+
+
+def test_level_dbfs_of_a_sine_and_of_silence():
+    t = np.arange(16000) / FS
+    sine = np.sin(2 * np.pi * 1000 * t)[None].repeat(4, 0)
+    assert level_dbfs(sine) == pytest.approx(10 * math.log10(0.5), abs=1e-3)  # -3.01 dBFS
+    assert level_dbfs(0.01 * sine) == pytest.approx(-43.01, abs=1e-2)
+    assert level_dbfs(np.zeros((2, 4, 100))).tolist() == [-math.inf, -math.inf]
+
+
+def test_decide_rules():
+    c = np.array([0.99, 0.5, np.nan])
+    assert decide(c, -20.0, 0.97, -90.0) == ("source", "below-confidence", "source")
+    assert decide(c, -95.0, 0.97, -90.0) == ("below-level",) * 3
+    assert decide(c, -95.0, 0.0, -math.inf) == ("source",) * 3
+
+
+def test_array_key_matches_geometry_not_name():
+    for name in PRESETS:
+        assert array_key(MicArray.preset(name)) == name
+    c4 = MicArray.preset("circular4")
+    assert array_key(MicArray("mine", c4.positions + 1.0)) == "circular4"  # moved, same geometry
+    assert array_key(MicArray("circular4", 2 * c4.positions)) == ANY_ARRAY  # same name, other geometry
+    assert array_key(c4.rotated(yaw_deg=10.0)) == ANY_ARRAY
+
+
+def test_shipped_table_covers_every_method_preset_and_grid():
+    data = load_calibration()
+    frames, levels = data["frames"], data["levels"]
+    assert levels[0] == 0.0 and levels[-1] == 1.0 and np.all(np.diff(levels) > 0)
+    assert np.all(np.diff(frames) > 0)
+    for m in CLASSIC:
+        for key in [f"{a}/{k}" for a in [*PRESETS, ANY_ARRAY] for k in ("2d", "3d")]:
+            q = np.asarray(data["tables"][m][key])
+            assert q.shape == (len(frames), len(levels)), (m, key)
+            assert np.all(np.diff(q, axis=1) >= 0), (m, key)
+            if statistic_for(m) == "peak-to-median":
+                assert np.all(q[:, 0] >= -1e-6)  # log(peak / median) >= 0
+        # the conservative null is at least every preset's
+        star = np.asarray(data["tables"][m]["*/2d"])
+        assert np.all(star >= np.asarray(data["tables"][m]["circular4/2d"]) - 1e-9)
+
+
+def _diffuse(array: MicArray, count: int, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.stack([diffuse_noise(rng, array.positions, n, FS, "pink") for _ in range(count)])
+    return (0.05 * x).astype(np.float32)
+
+
+@pytest.mark.parametrize("method, preset", [("srp-phat", "circular4"), ("normmusic", "tetra")])
+def test_diffuse_noise_gets_low_confidence_and_no_source_by_default(method, preset):
+    array = MicArray.preset(preset)
+    grid = AzimuthGrid(360) if array.is_planar else SphereGrid(4000)
+    loc = get_localizer(method, array, FS, grid=grid)
+    res = loc.locate_batch(_diffuse(array, 40, FS, seed=987654))  # a seed the calibration never used
+    conf = np.array([r.confidence[0] for r in res])
+    decisions = [r.window_decision for r in res]
+    # nominal false-alarm rate 1 - 0.97: 6 or more of 40 has probability < 0.5 %
+    assert sum(d == "source" for d in decisions) <= 5, conf
+    assert np.median(conf) < 0.8
+    assert all(d in ("source", "below-confidence") for d in decisions)
+    assert loc.locate(_diffuse(array, 1, FS, seed=5)[0]).power[0] == 1.0  # power is unchanged
+
+
+@pytest.mark.parametrize("method", CLASSIC)
+def test_clear_plane_wave_gets_high_confidence(method):
+    array = MicArray.preset("circular4")
+    rng = np.random.default_rng(3)
+    x = plane_wave(array, 40.0, 0.0, white_noise(FS + 4000, rng), FS, FS)
+    x = x + 0.1 * np.std(x) * _diffuse(array, 1, FS, seed=4)[0] / 0.05  # 20 dB SNR of diffuse noise
+    res = get_localizer(method, array, FS).locate(x.astype(np.float32))
+    assert res.confidence[0] > 0.99 and res.decision == ("source",) and res.window_decision == "source"
+    assert abs(res.azimuth[0] - 40.0) < 3.0
+
+
+def test_energy_gate_on_silence_and_quiet_windows():
+    array = MicArray.preset("circular4")
+    loc = get_localizer("srp-phat", array, FS)
+    r = loc.locate(np.zeros((4, FS), dtype=np.float32))
+    assert r.level_dbfs == -math.inf and r.decision == ("below-level",) and r.window_decision == "below-level"
+    rng = np.random.default_rng(5)
+    x = plane_wave(array, -60.0, 0.0, white_noise(FS + 4000, rng), FS, FS)
+    quiet = (x / np.sqrt(np.mean(x**2)) * 10 ** (-100 / 20)).astype(np.float32)  # -100 dBFS
+    r = loc.locate(quiet)
+    assert r.level_dbfs == pytest.approx(-100.0, abs=0.01) and r.window_decision == "below-level"
+    assert r.confidence[0] > 0.99  # the spectrum is fine; the gate decided
+    ungated = get_localizer("srp-phat", array, FS, min_level_dbfs=-math.inf).locate(quiet)
+    assert ungated.window_decision == "source"
+    loud = (quiet * 1e4).astype(np.float32)  # -20 dBFS
+    assert get_localizer("srp-phat", array, FS, min_level_dbfs=-21.0).locate(loud).window_decision == "source"
+    assert get_localizer("srp-phat", array, FS, min_level_dbfs=-19.0).locate(loud).window_decision == "below-level"
+
+
+def test_locate_frames_marks_noise_windows():
+    array = MicArray.preset("circular4")
+    rng = np.random.default_rng(6)
+    x = plane_wave(array, 100.0, 0.0, white_noise(4 * FS + 4000, rng), FS, 4 * FS)
+    x[:, 2 * FS :] = 0.0
+    x[:, 3 * FS :] = 0.5 * _diffuse(array, 1, FS, seed=77)[0]
+    res = get_localizer("srp-phat", array, FS).locate_frames(x.astype(np.float32), frame_length=1.0)
+    assert [r.window_decision for r in res][:3] == ["source", "source", "below-level"]
+    assert abs(res[0].azimuth[0] - 100.0) < 3.0
+
+
+def test_to_dict_json_fields():
+    array = MicArray.preset("circular4")
+    rng = np.random.default_rng(8)
+    x = plane_wave(array, 0.0, 0.0, white_noise(FS + 4000, rng), FS, FS).astype(np.float32)
+    d = get_localizer("srp-phat", array, FS).locate(x, num_sources=3).to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["decision"] == "source" and isinstance(d["level_dbfs"], float)
+    assert list(d) == ["method", "start", "end", "decision", "level_dbfs", "sources", "rejected"]
+    assert len(d["sources"]) + len(d["rejected"]) == 3
+    for s in d["sources"]:
+        assert s["decision"] == "source" and s["confidence"] >= DEFAULT_MIN_CONFIDENCE
+        assert set(s) == {"azimuth", "elevation", "power", "confidence", "decision"}
+    for s in d["rejected"]:
+        assert s["decision"] == "below-confidence" and s["confidence"] < DEFAULT_MIN_CONFIDENCE
+    # everything accepted with min_confidence 0
+    d0 = get_localizer("srp-phat", array, FS, min_confidence=0.0).locate(x, num_sources=3).to_dict()
+    assert len(d0["sources"]) == 3 and d0["rejected"] == []
+
+
+def test_detected_keeps_only_the_sources():
+    array = MicArray.preset("circular4")
+    r = get_localizer("srp-phat", array, FS).locate(np.zeros((4, 4000), dtype=np.float32), num_sources=2)
+    assert r.num_sources == 2 and r.detected().num_sources == 0 and r.detected().decision == ()
+
+
+def test_uncalibrated_method_has_nan_confidence_and_only_the_gate():
+    class Uncalibrated(SRPPHAT):
+        name = "not-in-the-table"
+
+    array = MicArray.preset("circular4")
+    loc = Uncalibrated(array, FS)
+    assert null_table(loc.name, array, loc.grid) is None
+    r = loc.locate(_diffuse(array, 1, FS, seed=9)[0])
+    assert np.isnan(r.confidence[0]) and r.decision == ("source",)
+    assert r.to_dict()["sources"][0]["confidence"] is None
+
+
+@pytest.mark.parametrize("kw, msg", [({"min_confidence": 1.5}, "min_confidence"), ({"min_confidence": -0.1}, "min_confidence"),
+                                     ({"min_level_dbfs": float("nan")}, "min_level_dbfs")])
+def test_threshold_validation(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        get_localizer("srp-phat", MicArray.preset("circular4"), FS, **kw)
+
+
+def test_every_registered_classic_method_has_a_table():
+    for m in CLASSIC:
+        assert m in LOCALIZERS
+        assert null_table(m, MicArray.preset("tetra"), SphereGrid(500)) is not None
