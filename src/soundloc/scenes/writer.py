@@ -43,6 +43,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -584,11 +586,18 @@ def _run_pool(workers: int, out: Path, config, seed: int, todo, bar, n_todo: int
     ctx = mp.get_context("spawn")
     cfg = config.to_dict()
     saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    # Workers start with Ctrl-C ignored (an ignored SIGINT survives exec, and Python keeps it
+    # ignored): a terminal's SIGINT to the process group during their start-up would otherwise
+    # kill one mid-import and can leave the pool unable to terminate.
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     try:
         for v in _THREAD_VARS:  # inherited by the spawned workers before numpy loads there
             os.environ[v] = "1"
         pool = ctx.Pool(processes=min(workers, n_todo), initializer=_init_worker)
     finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, old_sigint)
         for v, old in saved.items():
             if old is None:
                 os.environ.pop(v, None)
@@ -610,8 +619,6 @@ def _run_pool(workers: int, out: Path, config, seed: int, todo, bar, n_todo: int
 def _init_worker() -> None:
     """Pool worker setup: one thread each, and Ctrl-C left to the parent (which terminates the
     pool), so an interrupt prints one message instead of a traceback per worker."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_threads()
 
