@@ -177,7 +177,8 @@ def sphere_diffuse_coherence(freqs: ArrayLike, directions: ArrayLike, radius: fl
     """Diffuse-field coherence ``S_ij / S_ii`` ``(F, M, M)`` of mics on a rigid sphere (1 on the
     diagonal); the rigid-sphere counterpart of :func:`soundloc.scenes.acoustics.diffuse_coherence`."""
     s = sphere_diffuse_cross_spectrum(freqs, directions, radius, c, tol=tol)
-    return s / s[:, :1, :1]  # the diagonal is the same for every mic
+    out: NDArray[np.float64] = s / s[:, :1, :1]  # the diagonal is the same for every mic
+    return out
 
 
 def _unit_rows(directions: ArrayLike) -> NDArray[np.float64]:
@@ -187,7 +188,8 @@ def _unit_rows(directions: ArrayLike) -> NDArray[np.float64]:
     norm = np.linalg.norm(u, axis=1, keepdims=True)
     if np.any(norm == 0) or not np.all(np.isfinite(norm)):
         raise ValueError("directions must be finite non-zero vectors")
-    return u / norm
+    out: NDArray[np.float64] = u / norm
+    return out
 
 
 def _check_radius_c(radius: float, c: float) -> None:
