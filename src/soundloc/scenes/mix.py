@@ -150,9 +150,14 @@ def colored_noise(rng: np.random.Generator, shape: tuple[int, ...], fs: int, col
 
 
 @functools.lru_cache(maxsize=8)
-def _diffuse_factor(pos_bytes: bytes, m: int, n: int, fs: int, c: float) -> np.ndarray:
+def _diffuse_factor(pos_bytes: bytes, m: int, n: int, fs: int, c: float, sphere_radius: float | None = None) -> np.ndarray:
     pos = np.frombuffer(pos_bytes, dtype=np.float64).reshape(m, 3)
-    gamma = diffuse_coherence(pos, np.fft.rfftfreq(n, 1.0 / fs), c)  # (F, M, M)
+    if sphere_radius is None:
+        gamma = diffuse_coherence(pos, np.fft.rfftfreq(n, 1.0 / fs), c)  # (F, M, M)
+    else:  # mics on a rigid sphere around their centroid
+        from soundloc.scenes.sphere import sphere_diffuse_coherence
+
+        gamma = sphere_diffuse_coherence(np.fft.rfftfreq(n, 1.0 / fs), pos - pos.mean(axis=0), sphere_radius, c, tol=1e-6)
     vals, vecs = np.linalg.eigh(gamma)
     factor = vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]  # (F, M, M), A = V sqrt(L)
     factor.setflags(write=False)
@@ -160,7 +165,8 @@ def _diffuse_factor(pos_bytes: bytes, m: int, n: int, fs: int, c: float) -> np.n
 
 
 def diffuse_noise(
-    rng: np.random.Generator, mic_positions: np.ndarray, n: int, fs: int, color: str = "pink", c: float = SPEED_OF_SOUND
+    rng: np.random.Generator, mic_positions: np.ndarray, n: int, fs: int, color: str = "pink", c: float = SPEED_OF_SOUND,
+    sphere_radius: float | None = None,
 ) -> np.ndarray:
     """Spherically isotropic (diffuse) noise at the mics, ``(M, n)``.
 
@@ -171,11 +177,15 @@ def diffuse_noise(
     Only the distances between the mics matter, so pass the array's own (unrotated) positions:
     the factor is cached per (positions, n, fs, c), and identical inputs keep clips bit-identical
     whichever clip filled the cache.
+
+    ``sphere_radius``: the mics sit on a rigid sphere of that radius around their centroid; the
+    coherence is then the rigid-sphere one (:func:`soundloc.scenes.sphere.sphere_diffuse_coherence`).
     """
     pos = np.ascontiguousarray(mic_positions, dtype=np.float64)
     m = len(pos)
     spec = _colored_spectrum(rng, (m, n), fs, color)  # (M, F) independent coloured noises
-    factor = _diffuse_factor(pos.tobytes(), m, int(n), int(fs), float(c))
+    factor = _diffuse_factor(pos.tobytes(), m, int(n), int(fs), float(c),
+                             None if sphere_radius is None else float(sphere_radius))
     mixed = np.einsum("fij,jf->if", factor, spec)
     return _unit_std(np.fft.irfft(mixed, n=n, axis=-1))
 

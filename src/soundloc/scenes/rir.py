@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from soundloc.geometry import SPEED_OF_SOUND
+from soundloc.geometry import SPEED_OF_SOUND, SphereBaffle
 from soundloc.scenes.acoustics import InfeasibleRoomError, measure_rt60, sabine_absorption
 from soundloc.scenes.rir_fast import FAST_DELAY_SAMPLES, fast_rirs
 
@@ -108,6 +108,7 @@ def compute_rirs(
     max_order: int | None = None,
     seed: int = 0,
     foa_rotation: np.ndarray | None = None,
+    baffle: SphereBaffle | None = None,
 ) -> np.ndarray:
     """RIRs from every source to every mic.
 
@@ -124,6 +125,9 @@ def compute_rirs(
         foa_rotation: ``(3, 3)`` rotation (array frame -> room frame) of a first-order ambisonics
             array whose centre is the one row of ``mic_positions``: the output then has the 4
             ACN/SN3D channels (``"fast"`` backend only; see :mod:`soundloc.scenes.rir_fast`).
+        baffle: the array's :class:`~soundloc.geometry.SphereBaffle` (``MicArray.baffle``): the mics
+            sit on a rigid sphere centred at their centroid and every image source is filtered by
+            the rigid-sphere scattering response (``"fast"`` backend only). None: free-field mics.
 
     Returns:
         ``(S, M, L)`` float32 impulse responses. Sample 0 is the source emission time, so the
@@ -159,11 +163,17 @@ def compute_rirs(
     if np.any(gap < 1e-3):
         raise ValueError("a source is within 1 mm of a microphone; the direct path would be infinite")
     sabine_absorption(dims, float(rt60), SPEED_OF_SOUND)  # same feasibility rule for every backend
-    extra = {}
+    extra: dict[str, object] = {}
     if foa_rotation is not None:
         if backend != "fast":
             raise ValueError(f"FOA (first-order ambisonics) RIRs need the 'fast' backend, not '{backend}'")
         extra["foa_rotation"] = foa_rotation
+    if baffle is not None:
+        if backend != "fast":
+            raise ValueError(f"arrays on a rigid-sphere baffle need the 'fast' RIR backend, not '{backend}'")
+        if not isinstance(baffle, SphereBaffle):
+            raise ValueError(f"baffle must be a SphereBaffle or None, got {baffle!r}")
+        extra["sphere_radius"] = baffle.radius
     return RIR_BACKENDS[backend](
         dims, float(rt60), pts["mic"], pts["source"], int(fs), max_order=max_order, seed=seed, **extra,
     )
