@@ -188,6 +188,12 @@ def _render_sphere(out: np.ndarray, tau: np.ndarray, amp: np.ndarray, dirs: np.n
     ``H = sum_n C_n(f) P_n(cos Theta)``, each mic's ``N + 1`` Legendre-weighted sums of the
     windowed-sinc impulses are formed in the time domain (one sparse product), filtered by ``C_n``
     with one FFT per row and summed: cost ``P x M x (N + 1)`` for ``P`` waves, not ``P x M x F``.
+
+    ``H`` is not band-limited (complex at Nyquist), so its sampled impulse response would ring far;
+    it is tapered by a raised cosine over the top 10 % of the band (where the windowed-sinc
+    fractional delay already rolls off) to keep it compact, and the FFT buffer has room after the
+    last impulse for its ring-down (5 ms) and for its anticausal part (front mics hear a wave up
+    to ``a / c`` before the centre), which is discarded, not wrapped around.
     """
     from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
     from scipy.sparse import csr_matrix
@@ -198,19 +204,23 @@ def _render_sphere(out: np.ndarray, tau: np.ndarray, amp: np.ndarray, dirs: np.n
     if tau.size == 0:
         return
     first, ker = _kernels(tau, amp)
-    # room for the scattered wave's ring-down (~ a few a / c) after the last impulse
-    n_fft = int(next_fast_len(int(first.max()) + FRAC_DELAY_TAPS + int(0.005 * fs) + 64))
+    # room for the scattered wave's ring-down (~ a few a / c) after the last impulse, then for the
+    # wrapped-around anticausal part of the earliest one
+    n_keep = int(first.max()) + FRAC_DELAY_TAPS + int(0.005 * fs) + 64
+    n_fft = int(next_fast_len(n_keep + 64))
     cols = first[:, None] + np.arange(FRAC_DELAY_TAPS)[None, :]
     rows = np.repeat(np.arange(tau.size), FRAC_DELAY_TAPS)
     impulses = csr_matrix((ker.ravel(), (rows, cols.ravel())), shape=(tau.size, n_fft))
-    filt = modal_filters(rfftfreq(n_fft, 1.0 / fs), radius, c, tol=SPHERE_TOL)  # (F, N + 1)
+    freqs = rfftfreq(n_fft, 1.0 / fs)
+    taper = np.cos(0.5 * np.pi * np.clip((freqs / (fs / 2.0) - 0.9) / 0.1, 0.0, 1.0)) ** 2
+    filt = modal_filters(freqs, radius, c, tol=SPHERE_TOL) * taper[:, None]  # (F, N + 1)
     n_terms = filt.shape[1]
     leg = legendre_table(n_terms - 1, np.clip(dirs @ mic_dirs.T, -1.0, 1.0))  # (N + 1, P, M)
     weights = leg.transpose(1, 2, 0).reshape(tau.size, n_mic * n_terms)
     signals = np.asarray((impulses.T @ weights).T)  # (M (N + 1), n_fft)
     spec = rfft(signals, axis=1).reshape(n_mic, n_terms, -1)
     y = irfft(np.einsum("mnf,fn->mf", spec, filt), n=n_fft, axis=1)
-    k = min(n_fft, length)
+    k = min(n_keep, length)
     out[:, :k] += y[:, :k]
 
 
