@@ -254,7 +254,9 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
     rir_seed = int(rng.integers(2**31 - 1))
     foa_rotation = pose.rotation if ctx.array.is_coincident else None
     baffle = getattr(ctx.array, "baffle", None)  # a MicArray on a rigid sphere: scattering in the RIRs
-    extra = {} if baffle is None else {"baffle": baffle}
+    extra: dict[str, Any] = {} if baffle is None else {"baffle": baffle}
+    if cfg.array.foa_band_limit is not None:  # an em32-like FOA encoder, ideal only below the limit
+        extra["foa_band_limit"] = cfg.array.foa_band_limit
     rirs = compute_rirs(room.dims, room.rt60, mics, np.concatenate(points, axis=0), fs,
                         backend=cfg.rir_backend, max_order=cfg.max_order, seed=rir_seed, foa_rotation=foa_rotation,
                         **extra)
@@ -316,6 +318,8 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
                   "yaw": _r(pose.yaw, 3), "pitch": _r(pose.pitch, 3), "roll": _r(pose.roll, 3)}
     if baffle is not None:
         array_meta["baffle"] = baffle.to_dict()
+    if cfg.array.foa_band_limit is not None:
+        array_meta["foa_band_limit"] = cfg.array.foa_band_limit
     meta = {
         "name": name,
         "index": int(index),

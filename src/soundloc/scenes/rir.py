@@ -109,6 +109,7 @@ def compute_rirs(
     seed: int = 0,
     foa_rotation: np.ndarray | None = None,
     baffle: SphereBaffle | None = None,
+    foa_band_limit: float | None = None,
 ) -> np.ndarray:
     """RIRs from every source to every mic.
 
@@ -128,6 +129,8 @@ def compute_rirs(
         baffle: the array's :class:`~soundloc.geometry.SphereBaffle` (``MicArray.baffle``): the mics
             sit on a rigid sphere centred at their centroid and every image source is filtered by
             the rigid-sphere scattering response (``"fast"`` backend only). None: free-field mics.
+        foa_band_limit: with ``foa_rotation``: Hz above which the FOA encoding is spatially
+            degraded (em32: 9000; :func:`soundloc.scenes.sphere.foa_encoder_band_limit`). None: ideal.
 
     Returns:
         ``(S, M, L)`` float32 impulse responses. Sample 0 is the source emission time, so the
@@ -174,6 +177,12 @@ def compute_rirs(
         if not isinstance(baffle, SphereBaffle):
             raise ValueError(f"baffle must be a SphereBaffle or None, got {baffle!r}")
         extra["sphere_radius"] = baffle.radius
+    if foa_band_limit is not None:
+        if foa_rotation is None:
+            raise ValueError("foa_band_limit needs FOA RIRs (foa_rotation)")
+        if not (np.isfinite(foa_band_limit) and foa_band_limit > 0):
+            raise ValueError(f"foa_band_limit must be > 0 Hz, got {foa_band_limit}")
+        extra["foa_band_limit"] = float(foa_band_limit)
     return RIR_BACKENDS[backend](
         dims, float(rt60), pts["mic"], pts["source"], int(fs), max_order=max_order, seed=seed, **extra,
     )

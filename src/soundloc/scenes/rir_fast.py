@@ -280,6 +280,7 @@ def fast_rirs(
     config: FastRIRConfig | None = None,
     foa_rotation: np.ndarray | None = None,
     sphere_radius: float | None = None,
+    foa_band_limit: float | None = None,
 ) -> np.ndarray:
     """Fast RIRs (see the module docstring for the model); arguments as :func:`compute_rirs`.
 
@@ -298,6 +299,9 @@ def fast_rirs(
             centre point ``(1, 3)`` and the output has the 4 ACN/SN3D channels (``M = 4``).
         sphere_radius: the mics sit on a rigid sphere of this radius (metres) centred at their
             centroid (see "Rigid sphere" in the module docstring). None: free-field omni mics.
+        foa_band_limit: with ``foa_rotation``: the FOA encoder is ideal only below this frequency
+            (Hz) and spatially degraded above it
+            (:func:`soundloc.scenes.sphere.foa_encoder_band_limit`, seeded from ``seed``). None: ideal.
 
     Returns:
         ``(S, M, L)`` float32, ``L = 40 + ceil(max(rt60, max_s t_tr_s + 10 ms) * fs) + 41``; the
@@ -325,6 +329,8 @@ def fast_rirs(
     n_mic = len(mics)
     n_out = 4 if foa else n_mic
     center = mics.mean(axis=0)
+    if foa_band_limit is not None and not foa:
+        raise ValueError("foa_band_limit applies to FOA RIRs (foa_rotation given) only")
     sphere = sphere_radius is not None
     radius = float(sphere_radius) if sphere_radius is not None else 0.0
     if sphere:
@@ -401,6 +407,10 @@ def fast_rirs(
         else:
             noise = _diffuse_noise(chol, n_mic, n_noise, rng)[:, : length - n_tr[s]]
         out[s, :, n_tr[s]:] += noise * env[None, :]
+    if foa_band_limit is not None:
+        from soundloc.scenes.sphere import foa_encoder_band_limit
+
+        out = foa_encoder_band_limit(out, fs, float(foa_band_limit), np.random.default_rng([seed, 0xF0A]))
     if cfg.highpass_hz > 0:
         sos = butter(2, cfg.highpass_hz, btype="highpass", fs=fs, output="sos")
         out = sosfiltfilt(sos, out, axis=-1)

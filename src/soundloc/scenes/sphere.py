@@ -197,3 +197,72 @@ def _check_radius_c(radius: float, c: float) -> None:
         raise ValueError(f"sphere radius must be > 0 m, got {radius}")
     if not (math.isfinite(c) and c > 0):
         raise ValueError(f"speed of sound must be > 0 m/s, got {c}")
+
+
+# ---------------------------------------------------------------------------
+# band limit of a spherical-array FOA encoder
+# ---------------------------------------------------------------------------
+
+EM32_FOA_BAND_LIMIT_HZ = 9000.0
+"""Frequency above which the em32's first-order ambisonics encoding stops being ideal (spatial aliasing)."""
+
+
+def foa_encoder_band_limit(foa: ArrayLike, fs: int, band_limit: float, rng: np.random.Generator, *,
+                           transition_octaves: float = 0.5, spread_s: float = 0.002) -> NDArray[np.float64]:
+    """Degrade ideal ACN/SN3D FOA signals above an encoder's band limit (em32-like spherical array).
+
+    A spherical array's FOA encoder derives the first-order channels from its capsules; above its
+    spatial-aliasing frequency (about 9 kHz for the em32, :data:`EM32_FOA_BAND_LIMIT_HZ`) the encoded
+    dipole patterns break up (aliased higher orders), so the encoded direction wanders and the
+    first-order channels lose their coherence with W. Model:
+
+    * W is kept as is (the capsule sum stays omnidirectional far higher);
+    * Y, Z, X are the ideal channels below ``band_limit`` and, through a power-complementary
+      raised-cosine crossfade over ``transition_octaves`` above it (gains ``w`` and
+      ``sqrt(1 - w^2)``), a *spatially aliased* component above: W through an independent random
+      all-pass filter per channel (unit magnitude, a random phase drawn every ``1 / (2 spread_s)``
+      Hz and interpolated linearly, so its energy stays within about ``+-spread_s`` of the
+      arrival), scaled by ``1 / sqrt(3)``.
+
+    So every plane wave keeps its first-order energy at every frequency outside the crossfade
+    (``u_x^2 + u_y^2 + u_z^2 = 1 = 3 / 3``), its encoded direction is exact below the band limit and
+    random above it. Not modelled: the direction dependence of the aliasing (one filter per channel
+    and signal, whatever the direction of arrival), capsule noise and mismatch, the low-frequency
+    regularisation of real encoders.
+
+    Args:
+        foa: ``(..., 4, L)`` ACN/SN3D signals (e.g. RIRs ``(S, 4, L)``); each leading index gets its
+            own random filters.
+        fs: sample rate in Hz.
+        band_limit: Hz (> 0); at or above ``fs / 2`` nothing changes.
+        rng: the random generator of the all-pass filters.
+
+    Returns:
+        ``(..., 4, L)`` float64.
+    """
+    from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
+
+    x = np.asarray(foa, dtype=np.float64)
+    if x.ndim < 2 or x.shape[-2] != 4:
+        raise ValueError(f"foa must have shape (..., 4, samples), got {x.shape}")
+    if not (math.isfinite(band_limit) and band_limit > 0):
+        raise ValueError(f"FOA band limit must be > 0 Hz, got {band_limit}")
+    if not transition_octaves > 0 or not spread_s > 0:
+        raise ValueError("transition_octaves and spread_s must be > 0")
+    length = x.shape[-1]
+    pad = int(math.ceil(2 * spread_s * fs))  # room for the anticausal part, discarded after the FFT
+    n_fft = int(next_fast_len(length + 2 * pad))
+    f = rfftfreq(n_fft, 1.0 / fs)
+    ramp = np.clip(np.log2(np.maximum(f, 1e-12) / band_limit) / transition_octaves, 0.0, 1.0)
+    w = np.cos(0.5 * np.pi * ramp)  # 1 below the band limit, 0 above the transition
+    n_knots = int(math.ceil(fs / 2.0 * 2.0 * spread_s)) + 2
+    knots = rng.uniform(-np.pi, np.pi, (*x.shape[:-2], 3, n_knots))
+    pos = f / (fs / 2.0) * (n_knots - 1)
+    i0 = np.minimum(np.floor(pos).astype(np.int64), n_knots - 2)
+    frac = pos - i0
+    allpass = np.exp(1j * (knots[..., i0] * (1.0 - frac) + knots[..., i0 + 1] * frac))
+    spec = rfft(x, n=n_fft, axis=-1)
+    first = w * spec[..., 1:, :] + np.sqrt(1.0 - w * w) * spec[..., :1, :] * allpass / math.sqrt(3.0)
+    out = np.array(x, copy=True)
+    out[..., 1:, :] = irfft(first, n=n_fft, axis=-1)[..., :length]
+    return out
