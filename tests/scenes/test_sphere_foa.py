@@ -83,6 +83,8 @@ def test_config_option_round_trip_and_checks(tmp_path) -> None:
         SceneConfig.from_dict({"array": {"name": "tetra", "foa_band_limit": 9000}})
     with pytest.raises(ValueError, match="array.foa_band_limit"):
         SceneConfig.from_dict({"array": {"name": "foa", "foa_band_limit": -5}})
+    with pytest.raises(ValueError, match="rir_backend 'fast'"):
+        SceneConfig.from_dict({"array": {"name": "tetra-sphere"}, "rir_backend": "ism"})
 
 
 def test_clips_with_band_limited_foa_and_a_sphere_array(tmp_path) -> None:

@@ -157,3 +157,11 @@ def test_compute_rirs_baffle_arguments() -> None:
         compute_rirs(ROOM, 0.3, mics, src, 16000, backend="ism", baffle=SphereBaffle(A))
     with pytest.raises(ValueError, match="sphere"):
         compute_rirs(ROOM, 0.3, mics, src, 16000, backend="fast", baffle=SphereBaffle(0.1))
+
+
+def test_arrays_cli_lists_the_sphere_preset(capsys) -> None:
+    from soundloc.cli import main
+
+    assert main(["arrays", "--format", "json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["tetra-sphere"]["positions"] == rows["tetra"]["positions"]

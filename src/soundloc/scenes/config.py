@@ -385,6 +385,11 @@ class SceneConfig:
         if self.array.name.lower() in FOA_NAMES and self.rir_backend != "fast":
             raise ValueError(f"array.name: '{self.array.name}' (first-order ambisonics) needs rir_backend 'fast', "
                              f"got '{self.rir_backend}'")
+        from soundloc.geometry import BAFFLED_PRESETS
+
+        if self.array.name in BAFFLED_PRESETS and self.rir_backend != "fast":
+            raise ValueError(f"array.name: '{self.array.name}' (mics on a rigid sphere) needs rir_backend 'fast', "
+                             f"got '{self.rir_backend}'")
         if self.array.foa_band_limit is not None and self.array.name.lower() not in FOA_NAMES:
             raise ValueError(f"array.foa_band_limit: applies to first-order ambisonics arrays (name: foa) only, "
                              f"got array '{self.array.name}'")

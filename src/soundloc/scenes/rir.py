@@ -9,7 +9,9 @@ Backends (registry :data:`RIR_BACKENDS`), all with the signature of :func:`compu
 * ``"fast"``: :mod:`soundloc.scenes.rir_fast` — every image source up to 30 ms after the direct
   sound (Eyring walls) plus a seeded diffuse Gaussian tail with the target's exponential decay,
   level-matched to the image sources. ~10 ms per 4-mic RIR set (60-140x faster), bounded memory,
-  measured RT60 within a few % of the target (see docs/benchmarks.md, "RIR backends").
+  measured RT60 within a few % of the target (see docs/benchmarks.md, "RIR backends"). It also
+  simulates arrays on a rigid sphere (``baffle``, :mod:`soundloc.scenes.sphere`) and band-limited
+  FOA encoders (``foa_band_limit``).
 
 Both put sample 0 at the emission time and peak the direct path at
 ``|src - mic| / c * fs + RIR_DELAY_SAMPLES[backend]`` samples (40 for both: an 81-tap

@@ -35,6 +35,25 @@ the statistics of a diffuse field in SN3D FOA: independent Gaussian noise per ch
 omni tail's energy and X, Y, Z each with 1/3 of it (the mean of ``u_x^2`` over the sphere), so
 the channels are mutually uncorrelated and uncorrelated with W.
 
+**Rigid sphere** (``sphere_radius`` given: the mics sit on a rigid sphere of that radius centred at
+their centroid, e.g. the em32's 4.2 cm for the ``tetra-sphere`` preset): every early image source
+is a plane wave at the sphere, delayed and attenuated by its distance to the *centre*
+(``beta^n / d``, peak at ``d / c * fs + 40`` at the centre), and heard at mic ``m`` through the
+rigid-sphere response ``H(f, Theta_m)`` (:mod:`soundloc.scenes.sphere`; ``Theta_m`` the angle
+between the image's direction and the mic's, so ``H`` also carries each mic's free-field
+advance/delay relative to the centre). The series is split into Legendre terms: per mic, ``N + 1``
+sums of the same windowed-sinc impulses weighted by ``P_n(cos Theta_m)`` (one sparse product), each
+filtered by its modal filter ``(2n + 1) i^n b_n(ka)`` with one FFT and summed — ``images x mics x
+(N + 1)`` work (``N`` ~ 20 at 24 kHz) instead of a filter per (image, mic). ``H`` is tapered by a
+raised cosine over the top 10 % of the band. The tail's cross-spectra are the rigid-sphere diffuse
+ones ``sum_n (2n + 1) |b_n|^2 P_n(cos Theta_ij)`` instead of ``sinc``: the rigid-sphere coherence
+and the sphere's diffuse-field power gain (1 at low, 2 at high ``ka``). Near-field curvature over
+the sphere (``a / d``) is neglected. About 2.6x the free-field time (benchmarks/sphere.py).
+
+**FOA encoder band limit** (``foa_band_limit`` with ``foa_rotation``): after rendering, the
+first-order channels are ideal below the limit and spatially aliased above it
+(:func:`soundloc.scenes.sphere.foa_encoder_band_limit`, seeded from ``seed``), like an em32's FOA.
+
 What it does not model: frequency-dependent absorption or air absorption (the tail is white and
 has one RT60 at all frequencies), scattering within the early part (specular reflections only),
 source/mic directivity, per-wall materials; the late part carries no directional information.
