@@ -16,6 +16,11 @@ rooms) noise, plus white sensor noise at 30 dB SNR (the same noise for both simu
 Reported per condition: mean / median great-circle error and the fraction within 10 and 20
 degrees, and the paired per-room difference (sphere - free field).
 
+FOA part (same rooms, sources and signals): an FOA array (ACN/SN3D) at the same pose, ideal encoder
+vs the em32-like encoder band limit (ideal below 9 kHz, spatially aliased above:
+:func:`soundloc.scenes.sphere.foa_encoder_band_limit`), localized with the intensity vector
+(``iv``) and NormMUSIC over 300-11000 Hz.
+
 Usage:
     python benchmarks/sphere.py --rooms 100 --seed 0 [--out /tmp/sphere_bench.json]
 """
@@ -36,6 +41,9 @@ FS = 24000
 METHODS = ("srp-phat", "normmusic")
 BANDS = {"300-3000Hz": (300.0, 3000.0), "300-10000Hz": (300.0, 10000.0)}
 SIMS = ("free-field", "sphere")
+FOA_METHODS = ("iv", "normmusic")
+FOA_SIMS = ("foa-ideal", "foa-em32")
+FOA_BAND = (300.0, 11000.0)
 
 
 def draw_scene(rng: np.random.Generator) -> dict:
@@ -64,17 +72,22 @@ def run(n_rooms: int, seed: int) -> dict:
     from scipy.signal import fftconvolve
 
     from soundloc.doa import get_localizer
-    from soundloc.geometry import SphereGrid, get_array, wrap_azimuth_deg
+    from soundloc.geometry import SphereGrid, get_array, rotation_matrix, wrap_azimuth_deg
     from soundloc.metrics.doa import angular_error_deg
     from soundloc.scenes.mix import colored_noise
     from soundloc.scenes.rir import compute_rirs
+    from soundloc.scenes.sphere import EM32_FOA_BAND_LIMIT_HZ
 
     free, sphere = get_array("tetra"), get_array("tetra-sphere")
     grid = SphereGrid(4000)
     locs = {(m, b): get_localizer(m, free, FS, grid=grid, fmin=lo, fmax=hi, nfft=1024)
             for m in METHODS for b, (lo, hi) in BANDS.items()}
+    foa = get_array("foa")
+    foa_locs = {m: get_localizer(m, foa, FS, grid=grid, fmin=FOA_BAND[0], fmax=FOA_BAND[1], nfft=1024)
+                for m in FOA_METHODS}
     rng = np.random.default_rng(seed)
     errors = {(s, m, b): [] for s in SIMS for m in METHODS for b in BANDS}
+    foa_errors: dict = {(s, m): [] for s in FOA_SIMS for m in FOA_METHODS}
     t_sim = {s: 0.0 for s in SIMS}
     for r in range(n_rooms):
         sc = draw_scene(rng)
@@ -95,6 +108,15 @@ def run(n_rooms: int, seed: int) -> dict:
                     est = locs[(m, b)].locate(y.astype(np.float32), num_sources=1)
                     err = float(angular_error_deg(est.azimuth[0], est.elevation[0], truth_az, sc["el"]))
                     errors[(s, m, b)].append(err)
+        for s in FOA_SIMS:
+            h = compute_rirs(sc["dims"], sc["rt60"], sc["centre"][None], sc["src"][None], FS, backend="fast",
+                             seed=rir_seed, foa_rotation=rotation_matrix(sc["yaw"]),
+                             foa_band_limit=EM32_FOA_BAND_LIMIT_HZ if s == "foa-em32" else None)[0]
+            y = fftconvolve(sig[None, :], h, axes=-1)[:, :FS]
+            y = y + sensor[:, : y.shape[1]] * np.sqrt(np.mean(y**2) / 10 ** 3.0)
+            for m in FOA_METHODS:
+                est = foa_locs[m].locate(y.astype(np.float32), num_sources=1)
+                foa_errors[(s, m)].append(float(angular_error_deg(est.azimuth[0], est.elevation[0], truth_az, sc["el"])))
         if (r + 1) % 20 == 0:
             print(f"  {r + 1}/{n_rooms} rooms", file=sys.stderr)
     out: dict = {"rooms": n_rooms, "seed": seed, "fs": FS, "sim_seconds_per_room": {s: t_sim[s] / n_rooms for s in SIMS},
@@ -110,6 +132,16 @@ def run(n_rooms: int, seed: int) -> dict:
             row["paired_diff"] = {"mean": float(d.mean()), "median": float(np.median(d)),
                                   "sphere_worse_frac": float(np.mean(d > 0))}
             out["results"][f"{m} {b}"] = row
+    for m in FOA_METHODS:
+        row = {}
+        for s in FOA_SIMS:
+            e = np.asarray(foa_errors[(s, m)])
+            row[s] = {"mean": float(e.mean()), "median": float(np.median(e)),
+                      "acc10": float(np.mean(e <= 10)), "acc20": float(np.mean(e <= 20))}
+        d = np.asarray(foa_errors[("foa-em32", m)]) - np.asarray(foa_errors[("foa-ideal", m)])
+        row["paired_diff"] = {"mean": float(d.mean()), "median": float(np.median(d)),
+                              "sphere_worse_frac": float(np.mean(d > 0))}
+        out["results"][f"FOA {m} {FOA_BAND[0]:.0f}-{FOA_BAND[1]:.0f}Hz"] = row
     return out
 
 
@@ -128,11 +160,12 @@ def main() -> None:
           f"(x{res['sim_seconds_per_room']['sphere'] / res['sim_seconds_per_room']['free-field']:.2f})")
     print(f"{'method / band':28s} {'sim':11s} {'mean':>7s} {'median':>7s} {'acc10':>6s} {'acc20':>6s}")
     for key, row in res["results"].items():
-        for s in SIMS:
+        for s in [k for k in row if k != "paired_diff"]:
             v = row[s]
             print(f"{key:28s} {s:11s} {v['mean']:7.1f} {v['median']:7.1f} {v['acc10']:6.2f} {v['acc20']:6.2f}")
         d = row["paired_diff"]
-        print(f"{'':28s} {'sphere-ff':11s} {d['mean']:+7.1f} {d['median']:+7.1f}  (sphere worse in {d['sphere_worse_frac']:.0%} of rooms)")
+        print(f"{'':28s} {'difference':11s} {d['mean']:+7.1f} {d['median']:+7.1f}  "
+              f"(sphere / em32 worse in {d['sphere_worse_frac']:.0%} of rooms)")
     print(f"wall time {res['wall_seconds']:.0f} s")
     if a.out:
         from soundloc.fileio import write_json_atomic
