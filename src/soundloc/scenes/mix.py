@@ -154,10 +154,13 @@ def _diffuse_factor(pos_bytes: bytes, m: int, n: int, fs: int, c: float, sphere_
     pos = np.frombuffer(pos_bytes, dtype=np.float64).reshape(m, 3)
     if sphere_radius is None:
         gamma = diffuse_coherence(pos, np.fft.rfftfreq(n, 1.0 / fs), c)  # (F, M, M)
-    else:  # mics on a rigid sphere around their centroid
+    else:  # mics on a rigid sphere around their centroid: smooth in f (scale c / 4a), so a coarse grid + interpolation
         from soundloc.scenes.sphere import sphere_diffuse_coherence
 
-        gamma = sphere_diffuse_coherence(np.fft.rfftfreq(n, 1.0 / fs), pos - pos.mean(axis=0), sphere_radius, c, tol=1e-6)
+        f = np.fft.rfftfreq(n, 1.0 / fs)
+        fc = np.linspace(0.0, fs / 2.0, min(len(f), 2049))
+        coarse = sphere_diffuse_coherence(fc, pos - pos.mean(axis=0), sphere_radius, c, tol=1e-6).reshape(len(fc), -1)
+        gamma = np.stack([np.interp(f, fc, col) for col in coarse.T], axis=1).reshape(len(f), m, m)
     vals, vecs = np.linalg.eigh(gamma)
     factor = vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]  # (F, M, M), A = V sqrt(L)
     factor.setflags(write=False)
