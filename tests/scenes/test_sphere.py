@@ -180,6 +180,8 @@ def test_bad_arguments() -> None:
         sphere_response([100.0], [1.0], 0.0)
     with pytest.raises(ValueError, match="cos_theta"):
         sphere_response([100.0], [1.5], A)
+    with pytest.raises(ValueError, match="freqs"):
+        sphere_response([-5.0], [1.0], A)
     with pytest.raises(ValueError, match="ka"):
         modal_coefficients(np.array([-1.0]), 3)
     with pytest.raises(ValueError, match="directions"):

@@ -120,6 +120,8 @@ def modal_filters(freqs: ArrayLike, radius: float, c: float = SPEED_OF_SOUND, n_
     """
     f = np.atleast_1d(np.asarray(freqs, dtype=np.float64))
     _check_radius_c(radius, c)
+    if np.any(f < 0) or not np.all(np.isfinite(f)):
+        raise ValueError("freqs must be finite and >= 0 Hz")
     ka = 2.0 * np.pi * f * radius / c
     if n_max is None:
         n_max = truncation_order(float(ka.max()) if ka.size else 0.0, tol)
