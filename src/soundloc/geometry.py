@@ -156,6 +156,58 @@ PRESETS: dict[str, tuple[Callable[[], np.ndarray], str]] = {
 }
 """Registry of named arrays: name -> (positions factory, one-line description)."""
 
+BAFFLE_TYPES: tuple[str, ...] = ("sphere",)
+"""Kinds of baffle a :class:`MicArray` may be mounted on (``MicArray.baffle``)."""
+
+
+@dataclass(frozen=True)
+class SphereBaffle:
+    """A rigid sphere the microphones sit on (Eigenmike-style), centred at the array's centroid.
+
+    The simulator then filters every arriving plane wave by the rigid-sphere scattering response
+    (:mod:`soundloc.scenes.sphere`); without a baffle the mics are free-field omni points. The
+    localizers' steering model stays free-field (what users of real spherical arrays do today).
+
+    Attributes:
+        radius: sphere radius in metres (the em32's is 0.042).
+    """
+
+    radius: float
+
+    def __post_init__(self) -> None:
+        r = self.radius
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not (math.isfinite(r) and 0 < r <= 1.0):
+            raise ValueError(f"baffle radius must be a number in (0, 1] m, got {r!r}")
+        object.__setattr__(self, "radius", float(r))
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"type": "sphere", "radius": metres}``."""
+        return {"type": "sphere", "radius": self.radius}
+
+    @classmethod
+    def from_dict(cls, data: object, *, scale: float = 1.0, where: str = "array") -> SphereBaffle:
+        """Inverse of :meth:`to_dict`; ``radius`` is multiplied by ``scale`` (the file's length unit)."""
+        if not isinstance(data, dict) or data.get("type") not in BAFFLE_TYPES:
+            raise ValueError(f'{where}: "baffle" must be {{"type": "sphere", "radius": metres}}, got {data!r}')
+        unknown = sorted(set(data) - {"type", "radius"})
+        if unknown:
+            raise ValueError(f'{where}: unknown "baffle" key {unknown[0]!r}; valid keys: type, radius')
+        r = data.get("radius")
+        if isinstance(r, bool) or not isinstance(r, (int, float)):
+            raise ValueError(f'{where}: "baffle" radius must be a number, got {r!r}')
+        try:
+            return cls(radius=float(r) * scale)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+
+
+BAFFLED_PRESETS: dict[str, tuple[str, float, str]] = {
+    "tetra-sphere": ("tetra", 0.042, "the tetra MIC capsules on the em32's rigid sphere (r = 4.2 cm): "
+                                     "simulated with rigid-sphere scattering"),
+}
+"""Presets mounted on a rigid sphere: name -> (base preset of :data:`PRESETS`, sphere radius in m, description).
+Same positions as the base preset, plus ``baffle=SphereBaffle(radius)`` (opt-in: ``tetra`` stays free-field)."""
+
 
 @dataclass(frozen=True, eq=False)
 class MicArray:
@@ -164,9 +216,12 @@ class MicArray:
     Args:
         name: a label for reports and files.
         positions: ``(M, 3)`` (or ``(M, 2)``, z = 0) microphone positions in metres.
+        baffle: None (free-field omni mics, the default) or a :class:`SphereBaffle`: the mics sit
+            on a rigid sphere centred at their centroid (each within 2 % of its radius from it).
 
     Raises:
-        ValueError: fewer than 2 mics, non-finite or coincident positions, wrong shape.
+        ValueError: fewer than 2 mics, non-finite or coincident positions, wrong shape, a mic off
+            the sphere baffle.
 
     Example:
         >>> arr = MicArray.preset("circular4")
@@ -176,6 +231,7 @@ class MicArray:
 
     name: str
     positions: np.ndarray = field(repr=False)
+    baffle: SphereBaffle | None = None
 
     def __post_init__(self) -> None:
         pos = np.asarray(self.positions, dtype=float)
@@ -198,22 +254,38 @@ class MicArray:
             raise ValueError(f"array '{self.name}': positions must be in metres (found a coordinate > 100 m)")
         pos.setflags(write=False)
         object.__setattr__(self, "positions", pos)
+        if self.baffle is not None:
+            self._check_baffle(pos)
+
+    def _check_baffle(self, pos: np.ndarray) -> None:
+        if not isinstance(self.baffle, SphereBaffle):
+            raise ValueError(f"array '{self.name}': baffle must be a SphereBaffle or None, got {self.baffle!r}")
+        r = self.baffle.radius
+        dist = np.linalg.norm(pos - pos.mean(axis=0), axis=1)
+        bad = int(np.argmax(np.abs(dist - r)))
+        if abs(dist[bad] - r) > 0.02 * r:
+            raise ValueError(f"array '{self.name}': mic {bad} is {dist[bad]:.4g} m from the centre, "
+                             f"not on the sphere baffle of radius {r:.4g} m")
 
     def __eq__(self, other: object) -> bool:
         # The generated dataclass __eq__ would compare the position arrays with `==` and raise.
         if not isinstance(other, MicArray):
             return NotImplemented
-        return self.name == other.name and np.array_equal(self.positions, other.positions)
+        return (self.name == other.name and np.array_equal(self.positions, other.positions)
+                and self.baffle == other.baffle)
 
     def __hash__(self) -> int:
-        return hash((self.name, self.positions.tobytes()))
+        return hash((self.name, self.positions.tobytes(), self.baffle))
 
     # -- construction ----------------------------------------------------
     @classmethod
     def preset(cls, name: str) -> MicArray:
-        """A named preset (see :data:`PRESETS`)."""
+        """A named preset (see :data:`PRESETS` and :data:`BAFFLED_PRESETS`)."""
+        if name in BAFFLED_PRESETS:
+            base, radius, _ = BAFFLED_PRESETS[name]
+            return cls(name=name, positions=PRESETS[base][0](), baffle=SphereBaffle(radius))
         if name not in PRESETS:
-            raise ValueError(f"unknown array '{name}'; presets: {', '.join(sorted(PRESETS))} (or a .json file)")
+            raise ValueError(f"unknown array '{name}'; presets: {', '.join(_preset_names())} (or a .json file)")
         return cls(name=name, positions=PRESETS[name][0]())
 
     @classmethod
@@ -244,13 +316,18 @@ class MicArray:
         write_json_atomic(path, self.to_dict())
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "positions": self.positions.tolist(), "units": "m"}
+        """``{"name", "positions", "units": "m"}``, plus ``"baffle"`` (:meth:`SphereBaffle.to_dict`) when set."""
+        d = {"name": self.name, "positions": self.positions.tolist(), "units": "m"}
+        if self.baffle is not None:
+            d["baffle"] = self.baffle.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, data: dict) -> MicArray:
         """An array from ``{"name": str, "positions": [[x, y, z], ...], "units": "m"|"cm"|"mm"}``.
 
-        ``"units"`` (default metres) scales the positions to metres. Without it, an aperture over
+        ``"units"`` (default metres) scales the positions (and a ``"baffle"``'s radius, see
+        :class:`SphereBaffle`) to metres. Without it, an aperture over
         :data:`APERTURE_REFUSE_M` (2 m) is refused with a message naming the likely unit (positions
         in mm or cm read as metres give confident wrong directions) and one over
         :data:`APERTURE_WARN_M` (1 m) gives a ``UserWarning``; ``"units": "m"`` confirms metres.
@@ -276,8 +353,11 @@ class MicArray:
             if units is None:
                 _check_aperture(pos, where)
             pos = pos * LENGTH_UNITS[units or "m"]
+        baffle = None
+        if data.get("baffle") is not None:
+            baffle = SphereBaffle.from_dict(data["baffle"], scale=LENGTH_UNITS[units or "m"], where=where)
         try:
-            return cls(name=str(data.get("name", default_name)), positions=pos)
+            return cls(name=str(data.get("name", default_name)), positions=pos, baffle=baffle)
         except ValueError as e:
             raise ValueError(f"{where}: {e}" if where not in str(e) else str(e)) from None
 
@@ -324,7 +404,7 @@ class MicArray:
         """The array rotated about its centre by :func:`rotation_matrix`."""
         r = rotation_matrix(yaw_deg, pitch_deg, roll_deg)
         c = self.center
-        return MicArray(self.name, (self.positions - c) @ r.T + c)
+        return MicArray(self.name, (self.positions - c) @ r.T + c, baffle=self.baffle)
 
     def placed(self, position: Sequence[float], yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
         """Absolute mic positions ``(M, 3)`` with the array centre at ``position`` and the given orientation."""
@@ -394,14 +474,18 @@ def get_array(spec: str | Path | MicArray | FoaFormat) -> MicArray | FoaFormat:
     if isinstance(spec, (MicArray, FoaFormat)):
         return spec
     s = str(spec)
-    if s in PRESETS:
+    if s in PRESETS or s in BAFFLED_PRESETS:
         return MicArray.preset(s)
     if s.lower() in FOA_NAMES:
         return FoaFormat()
     if s.endswith(".json") or Path(s).is_file():
         foa = _foa_from_json(Path(s))
         return foa if foa is not None else MicArray.from_json(s)
-    raise ValueError(f"unknown array '{s}'; presets: {', '.join(sorted(PRESETS))}, foa (or a .json file)")
+    raise ValueError(f"unknown array '{s}'; presets: {', '.join(_preset_names())}, foa (or a .json file)")
+
+
+def _preset_names() -> list[str]:
+    return sorted([*PRESETS, *BAFFLED_PRESETS])
 
 
 def array_from_dict(data: dict) -> MicArray | FoaFormat:

@@ -14,10 +14,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from soundloc.geometry import PRESETS, MicArray
+    from soundloc.geometry import BAFFLED_PRESETS, PRESETS, MicArray
 
     rows = []
-    for name, (_, desc) in PRESETS.items():
+    named = [(n, d) for n, (_, d) in PRESETS.items()] + [(n, d) for n, (_, _, d) in BAFFLED_PRESETS.items()]
+    for name, desc in named:
         arr = MicArray.preset(name)
         rows.append({"name": name, "mics": arr.num_mics, "aperture_cm": round(100 * arr.aperture, 2),
                      "planar": arr.is_planar, "description": desc, "positions": arr.positions.round(5).tolist()})

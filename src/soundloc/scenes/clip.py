@@ -253,8 +253,13 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
     points = [t.positions for t in trajs] + ([noise_pos[None, :]] if noise_pos is not None else [])
     rir_seed = int(rng.integers(2**31 - 1))
     foa_rotation = pose.rotation if ctx.array.is_coincident else None
+    baffle = getattr(ctx.array, "baffle", None)  # a MicArray on a rigid sphere: scattering in the RIRs
+    extra: dict[str, Any] = {} if baffle is None else {"baffle": baffle}
+    if cfg.array.foa_band_limit is not None:  # an em32-like FOA encoder, ideal only below the limit
+        extra["foa_band_limit"] = cfg.array.foa_band_limit
     rirs = compute_rirs(room.dims, room.rt60, mics, np.concatenate(points, axis=0), fs,
-                        backend=cfg.rir_backend, max_order=cfg.max_order, seed=rir_seed, foa_rotation=foa_rotation)
+                        backend=cfg.rir_backend, max_order=cfg.max_order, seed=rir_seed, foa_rotation=foa_rotation,
+                        **extra)
 
     # events
     m = rirs.shape[1]
@@ -294,7 +299,8 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
             if ctx.array.is_coincident:
                 noise = diffuse_foa_noise(rng, n_clip, fs, cfg.noise.color)
             else:
-                noise = diffuse_noise(rng, ctx.array.positions, n_clip, fs, cfg.noise.color)
+                noise = diffuse_noise(rng, ctx.array.positions, n_clip, fs, cfg.noise.color,
+                                      **({} if baffle is None else {"sphere_radius": baffle.radius}))
         else:
             h = rirs[-1]
             dry_noise = colored_noise(rng, (n_clip + h.shape[1],), fs, cfg.noise.color)
@@ -308,6 +314,12 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
     plan = ctx.plan
     name = plan.clip_name(index)
     ext = cfg.audio_format
+    array_meta = {"name": ctx.array.name, "position": [_r(x, 4) for x in pose.position],
+                  "yaw": _r(pose.yaw, 3), "pitch": _r(pose.pitch, 3), "roll": _r(pose.roll, 3)}
+    if baffle is not None:
+        array_meta["baffle"] = baffle.to_dict()
+    if cfg.array.foa_band_limit is not None:
+        array_meta["foa_band_limit"] = cfg.array.foa_band_limit
     meta = {
         "name": name,
         "index": int(index),
@@ -319,8 +331,7 @@ def simulate_clip(config: SceneConfig, seed: int, index: int, *, context: ClipCo
         "duration": _r(n_clip / fs),
         "room": {"dims": [_r(v, 4) for v in room.dims], "rt60_target": _r(room.rt60, 4),
                  "rt60_measured": None if (v := _measured_rt60(rirs[0], fs)) is None else _r(v, 4)},
-        "array": {"name": ctx.array.name, "position": [_r(x, 4) for x in pose.position],
-                  "yaw": _r(pose.yaw, 3), "pitch": _r(pose.pitch, 3), "roll": _r(pose.roll, 3)},
+        "array": array_meta,
         "mic_positions": [[_r(x, 5) for x in row] for row in mics],
         "noise": {"kind": cfg.noise.kind, "color": cfg.noise.color,
                   "snr_db": None if cfg.noise.kind == "none" else _r(snr, 3),

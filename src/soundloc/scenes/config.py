@@ -163,18 +163,27 @@ class ArrayConfig:
             ACN/SN3D; needs ``rir_backend: fast``) or a path to an array JSON file.
         yaw, pitch, roll: orientation ranges in degrees (see :func:`~soundloc.geometry.rotation_matrix`).
             Labels are always in the array's own frame.
+        foa_band_limit: FOA only: the encoder is ideal below this frequency (Hz) and spatially
+            degraded above it, like a real spherical-array encoder (em32: 9000, STARSS23's FOA;
+            model in :func:`soundloc.scenes.sphere.foa_encoder_band_limit`). None (default): ideal
+            at all frequencies. (MIC arrays on a rigid sphere: ``name: tetra-sphere`` or an array
+            JSON with a ``"baffle"``.)
     """
 
     name: str = "circular4"
     yaw: Range = (-180.0, 180.0)
     pitch: Range = (0.0, 0.0)
     roll: Range = (0.0, 0.0)
+    foa_band_limit: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"array.name: expected a preset name or a .json path, got {self.name!r}")
         for f in ("yaw", "pitch", "roll"):
             object.__setattr__(self, f, _range(f"array.{f}", getattr(self, f), lo=-360.0, hi=360.0, unit="deg"))
+        if self.foa_band_limit is not None:
+            object.__setattr__(self, "foa_band_limit", _number("array.foa_band_limit", self.foa_band_limit, lo=0.0,
+                                                               strict_lo=True, hi=192000.0, unit="Hz"))
 
     def resolve(self):
         """The :class:`~soundloc.geometry.MicArray` or :class:`~soundloc.ambisonics.FoaFormat`
@@ -376,6 +385,14 @@ class SceneConfig:
         if self.array.name.lower() in FOA_NAMES and self.rir_backend != "fast":
             raise ValueError(f"array.name: '{self.array.name}' (first-order ambisonics) needs rir_backend 'fast', "
                              f"got '{self.rir_backend}'")
+        from soundloc.geometry import BAFFLED_PRESETS
+
+        if self.array.name in BAFFLED_PRESETS and self.rir_backend != "fast":
+            raise ValueError(f"array.name: '{self.array.name}' (mics on a rigid sphere) needs rir_backend 'fast', "
+                             f"got '{self.rir_backend}'")
+        if self.array.foa_band_limit is not None and self.array.name.lower() not in FOA_NAMES:
+            raise ValueError(f"array.foa_band_limit: applies to first-order ambisonics arrays (name: foa) only, "
+                             f"got array '{self.array.name}'")
 
     def _check_events(self) -> None:
         e = self.events

@@ -150,9 +150,17 @@ def colored_noise(rng: np.random.Generator, shape: tuple[int, ...], fs: int, col
 
 
 @functools.lru_cache(maxsize=8)
-def _diffuse_factor(pos_bytes: bytes, m: int, n: int, fs: int, c: float) -> np.ndarray:
+def _diffuse_factor(pos_bytes: bytes, m: int, n: int, fs: int, c: float, sphere_radius: float | None = None) -> np.ndarray:
     pos = np.frombuffer(pos_bytes, dtype=np.float64).reshape(m, 3)
-    gamma = diffuse_coherence(pos, np.fft.rfftfreq(n, 1.0 / fs), c)  # (F, M, M)
+    if sphere_radius is None:
+        gamma = diffuse_coherence(pos, np.fft.rfftfreq(n, 1.0 / fs), c)  # (F, M, M)
+    else:  # mics on a rigid sphere around their centroid: smooth in f (scale c / 4a), so a coarse grid + interpolation
+        from soundloc.scenes.sphere import sphere_diffuse_coherence
+
+        f = np.fft.rfftfreq(n, 1.0 / fs)
+        fc = np.linspace(0.0, fs / 2.0, min(len(f), 2049))
+        coarse = sphere_diffuse_coherence(fc, pos - pos.mean(axis=0), sphere_radius, c, tol=1e-6).reshape(len(fc), -1)
+        gamma = np.stack([np.interp(f, fc, col) for col in coarse.T], axis=1).reshape(len(f), m, m)
     vals, vecs = np.linalg.eigh(gamma)
     factor = vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]  # (F, M, M), A = V sqrt(L)
     factor.setflags(write=False)
@@ -160,7 +168,8 @@ def _diffuse_factor(pos_bytes: bytes, m: int, n: int, fs: int, c: float) -> np.n
 
 
 def diffuse_noise(
-    rng: np.random.Generator, mic_positions: np.ndarray, n: int, fs: int, color: str = "pink", c: float = SPEED_OF_SOUND
+    rng: np.random.Generator, mic_positions: np.ndarray, n: int, fs: int, color: str = "pink", c: float = SPEED_OF_SOUND,
+    sphere_radius: float | None = None,
 ) -> np.ndarray:
     """Spherically isotropic (diffuse) noise at the mics, ``(M, n)``.
 
@@ -171,11 +180,15 @@ def diffuse_noise(
     Only the distances between the mics matter, so pass the array's own (unrotated) positions:
     the factor is cached per (positions, n, fs, c), and identical inputs keep clips bit-identical
     whichever clip filled the cache.
+
+    ``sphere_radius``: the mics sit on a rigid sphere of that radius around their centroid; the
+    coherence is then the rigid-sphere one (:func:`soundloc.scenes.sphere.sphere_diffuse_coherence`).
     """
     pos = np.ascontiguousarray(mic_positions, dtype=np.float64)
     m = len(pos)
     spec = _colored_spectrum(rng, (m, n), fs, color)  # (M, F) independent coloured noises
-    factor = _diffuse_factor(pos.tobytes(), m, int(n), int(fs), float(c))
+    factor = _diffuse_factor(pos.tobytes(), m, int(n), int(fs), float(c),
+                             None if sphere_radius is None else float(sphere_radius))
     mixed = np.einsum("fij,jf->if", factor, spec)
     return _unit_std(np.fft.irfft(mixed, n=n, axis=-1))
 

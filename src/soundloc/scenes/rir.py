@@ -9,7 +9,9 @@ Backends (registry :data:`RIR_BACKENDS`), all with the signature of :func:`compu
 * ``"fast"``: :mod:`soundloc.scenes.rir_fast` — every image source up to 30 ms after the direct
   sound (Eyring walls) plus a seeded diffuse Gaussian tail with the target's exponential decay,
   level-matched to the image sources. ~10 ms per 4-mic RIR set (60-140x faster), bounded memory,
-  measured RT60 within a few % of the target (see docs/benchmarks.md, "RIR backends").
+  measured RT60 within a few % of the target (see docs/benchmarks.md, "RIR backends"). It also
+  simulates arrays on a rigid sphere (``baffle``, :mod:`soundloc.scenes.sphere`) and band-limited
+  FOA encoders (``foa_band_limit``).
 
 Both put sample 0 at the emission time and peak the direct path at
 ``|src - mic| / c * fs + RIR_DELAY_SAMPLES[backend]`` samples (40 for both: an 81-tap
@@ -30,7 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from soundloc.geometry import SPEED_OF_SOUND
+from soundloc.geometry import SPEED_OF_SOUND, SphereBaffle
 from soundloc.scenes.acoustics import InfeasibleRoomError, measure_rt60, sabine_absorption
 from soundloc.scenes.rir_fast import FAST_DELAY_SAMPLES, fast_rirs
 
@@ -108,6 +110,8 @@ def compute_rirs(
     max_order: int | None = None,
     seed: int = 0,
     foa_rotation: np.ndarray | None = None,
+    baffle: SphereBaffle | None = None,
+    foa_band_limit: float | None = None,
 ) -> np.ndarray:
     """RIRs from every source to every mic.
 
@@ -124,6 +128,11 @@ def compute_rirs(
         foa_rotation: ``(3, 3)`` rotation (array frame -> room frame) of a first-order ambisonics
             array whose centre is the one row of ``mic_positions``: the output then has the 4
             ACN/SN3D channels (``"fast"`` backend only; see :mod:`soundloc.scenes.rir_fast`).
+        baffle: the array's :class:`~soundloc.geometry.SphereBaffle` (``MicArray.baffle``): the mics
+            sit on a rigid sphere centred at their centroid and every image source is filtered by
+            the rigid-sphere scattering response (``"fast"`` backend only). None: free-field mics.
+        foa_band_limit: with ``foa_rotation``: Hz above which the FOA encoding is spatially
+            degraded (em32: 9000; :func:`soundloc.scenes.sphere.foa_encoder_band_limit`). None: ideal.
 
     Returns:
         ``(S, M, L)`` float32 impulse responses. Sample 0 is the source emission time, so the
@@ -159,11 +168,23 @@ def compute_rirs(
     if np.any(gap < 1e-3):
         raise ValueError("a source is within 1 mm of a microphone; the direct path would be infinite")
     sabine_absorption(dims, float(rt60), SPEED_OF_SOUND)  # same feasibility rule for every backend
-    extra = {}
+    extra: dict[str, object] = {}
     if foa_rotation is not None:
         if backend != "fast":
             raise ValueError(f"FOA (first-order ambisonics) RIRs need the 'fast' backend, not '{backend}'")
         extra["foa_rotation"] = foa_rotation
+    if baffle is not None:
+        if backend != "fast":
+            raise ValueError(f"arrays on a rigid-sphere baffle need the 'fast' RIR backend, not '{backend}'")
+        if not isinstance(baffle, SphereBaffle):
+            raise ValueError(f"baffle must be a SphereBaffle or None, got {baffle!r}")
+        extra["sphere_radius"] = baffle.radius
+    if foa_band_limit is not None:
+        if foa_rotation is None:
+            raise ValueError("foa_band_limit needs FOA RIRs (foa_rotation)")
+        if not (np.isfinite(foa_band_limit) and foa_band_limit > 0):
+            raise ValueError(f"foa_band_limit must be > 0 Hz, got {foa_band_limit}")
+        extra["foa_band_limit"] = float(foa_band_limit)
     return RIR_BACKENDS[backend](
         dims, float(rt60), pts["mic"], pts["source"], int(fs), max_order=max_order, seed=seed, **extra,
     )

@@ -35,6 +35,25 @@ the statistics of a diffuse field in SN3D FOA: independent Gaussian noise per ch
 omni tail's energy and X, Y, Z each with 1/3 of it (the mean of ``u_x^2`` over the sphere), so
 the channels are mutually uncorrelated and uncorrelated with W.
 
+**Rigid sphere** (``sphere_radius`` given: the mics sit on a rigid sphere of that radius centred at
+their centroid, e.g. the em32's 4.2 cm for the ``tetra-sphere`` preset): every early image source
+is a plane wave at the sphere, delayed and attenuated by its distance to the *centre*
+(``beta^n / d``, peak at ``d / c * fs + 40`` at the centre), and heard at mic ``m`` through the
+rigid-sphere response ``H(f, Theta_m)`` (:mod:`soundloc.scenes.sphere`; ``Theta_m`` the angle
+between the image's direction and the mic's, so ``H`` also carries each mic's free-field
+advance/delay relative to the centre). The series is split into Legendre terms: per mic, ``N + 1``
+sums of the same windowed-sinc impulses weighted by ``P_n(cos Theta_m)`` (one sparse product), each
+filtered by its modal filter ``(2n + 1) i^n b_n(ka)`` with one FFT and summed — ``images x mics x
+(N + 1)`` work (``N`` ~ 20 at 24 kHz) instead of a filter per (image, mic). ``H`` is tapered by a
+raised cosine over the top 10 % of the band. The tail's cross-spectra are the rigid-sphere diffuse
+ones ``sum_n (2n + 1) |b_n|^2 P_n(cos Theta_ij)`` instead of ``sinc``: the rigid-sphere coherence
+and the sphere's diffuse-field power gain (1 at low, 2 at high ``ka``). Near-field curvature over
+the sphere (``a / d``) is neglected. About 2.6x the free-field time (benchmarks/sphere.py).
+
+**FOA encoder band limit** (``foa_band_limit`` with ``foa_rotation``): after rendering, the
+first-order channels are ideal below the limit and spatially aliased above it
+(:func:`soundloc.scenes.sphere.foa_encoder_band_limit`, seeded from ``seed``), like an em32's FOA.
+
 What it does not model: frequency-dependent absorption or air absorption (the tail is white and
 has one RT60 at all frequencies), scattering within the early part (specular reflections only),
 source/mic directivity, per-wall materials; the late part carries no directional information.
@@ -73,6 +92,8 @@ _TAP_OFFSETS = np.arange(FRAC_DELAY_TAPS) - FAST_DELAY_SAMPLES  # -40 .. 40
 _SIGNED_WINDOW = (-((-1.0) ** _TAP_OFFSETS) * _HANN / np.pi)[None, :]
 _MAX_IMAGES = 2_000_000  # per source: beyond this (a room of a few litres) refuse rather than thrash
 _CHUNK_PAIRS = 4096  # (image, mic) pairs rendered at once: 4096 x 81 float64 = 2.7 MB per temporary
+SPHERE_TOL = 1e-6
+"""Truncation error of the rigid-sphere series in simulation (-120 dB re the direct path)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +166,22 @@ def image_sources(
     return pos, hx[ix] + hy[iy] + hz[iz]
 
 
+def _kernels(t: np.ndarray, amp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Windowed-sinc impulses: ``(first (P,) int64, ker (P, 81))``; impulse ``p`` peaks at sample
+    ``t[p]`` (``>= 40``) with amplitude ``amp[p]`` and occupies samples ``first[p] .. first[p] + 80``."""
+    n0 = np.floor(t)
+    frac = t - n0
+    den = _TAP_OFFSETS[None, :] - frac[:, None]  # k - 40 - frac
+    num = _SIGNED_WINDOW * (np.sin(np.pi * frac) * amp)[:, None]
+    exact = den == 0.0  # integer delay: the sinc is 1 there (0/0 otherwise)
+    den[exact] = 1.0
+    ker = num / den
+    if exact.any():
+        r, k = np.nonzero(exact)
+        ker[r, k] = _HANN[k] * amp[r]
+    return n0.astype(np.int64) - FAST_DELAY_SAMPLES, ker
+
+
 def _render(out: np.ndarray, tau: np.ndarray, amp: np.ndarray, rows: np.ndarray) -> None:
     """Add windowed-sinc impulses into ``out (R, L)`` in place.
 
@@ -154,27 +191,67 @@ def _render(out: np.ndarray, tau: np.ndarray, amp: np.ndarray, rows: np.ndarray)
     length = out.shape[1]
     flat = out.reshape(-1)
     for a in range(0, tau.size, _CHUNK_PAIRS):
-        t = tau[a : a + _CHUNK_PAIRS]
-        n0 = np.floor(t)
-        frac = t - n0
-        den = _TAP_OFFSETS[None, :] - frac[:, None]  # k - 40 - frac
-        num = _SIGNED_WINDOW * (np.sin(np.pi * frac) * amp[a : a + _CHUNK_PAIRS])[:, None]
-        exact = den == 0.0  # integer delay: the sinc is 1 there (0/0 otherwise)
-        den[exact] = 1.0
-        ker = num / den
-        if exact.any():
-            r, k = np.nonzero(exact)
-            ker[r, k] = _HANN[k] * amp[a : a + _CHUNK_PAIRS][r]
-        start = rows[a : a + _CHUNK_PAIRS] * length + n0.astype(np.int64) - FAST_DELAY_SAMPLES
+        first, ker = _kernels(tau[a : a + _CHUNK_PAIRS], amp[a : a + _CHUNK_PAIRS])
+        start = rows[a : a + _CHUNK_PAIRS] * length + first
         idx = start[:, None] + np.arange(FRAC_DELAY_TAPS)[None, :]
         flat += np.bincount(idx.ravel(), weights=ker.ravel(), minlength=flat.size)
 
 
-def _coherence_factor(mics: np.ndarray, n_fft: int, fs: int, c: float) -> np.ndarray:
+def _render_sphere(out: np.ndarray, tau: np.ndarray, amp: np.ndarray, dirs: np.ndarray, mic_dirs: np.ndarray,
+                   radius: float, fs: int, c: float) -> None:
+    """Add plane waves scattered by a rigid sphere into ``out (M, L)`` in place.
+
+    Wave ``p`` reaches the sphere's centre at sample ``tau[p]`` with amplitude ``amp[p]`` from the
+    unit direction ``dirs[p]``; mic ``m`` (outward unit direction ``mic_dirs[m]``) hears it through
+    ``H(f, dirs[p] . mic_dirs[m])`` (:func:`soundloc.scenes.sphere.sphere_response`). With
+    ``H = sum_n C_n(f) P_n(cos Theta)``, each mic's ``N + 1`` Legendre-weighted sums of the
+    windowed-sinc impulses are formed in the time domain (one sparse product), filtered by ``C_n``
+    with one FFT per row and summed: cost ``P x M x (N + 1)`` for ``P`` waves, not ``P x M x F``.
+
+    ``H`` is not band-limited (complex at Nyquist), so its sampled impulse response would ring far;
+    it is tapered by a raised cosine over the top 10 % of the band (where the windowed-sinc
+    fractional delay already rolls off) to keep it compact, and the FFT buffer has room after the
+    last impulse for its ring-down (5 ms) and for its anticausal part (front mics hear a wave up
+    to ``a / c`` before the centre), which is discarded, not wrapped around.
+    """
+    from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
+    from scipy.sparse import csr_matrix
+
+    from soundloc.scenes.sphere import legendre_table, modal_filters
+
+    n_mic, length = out.shape
+    if tau.size == 0:
+        return
+    first, ker = _kernels(tau, amp)
+    # room for the scattered wave's ring-down (~ a few a / c) after the last impulse, then for the
+    # wrapped-around anticausal part of the earliest one
+    n_keep = int(first.max()) + FRAC_DELAY_TAPS + int(0.005 * fs) + 64
+    n_fft = int(next_fast_len(n_keep + 64))
+    cols = first[:, None] + np.arange(FRAC_DELAY_TAPS)[None, :]
+    rows = np.repeat(np.arange(tau.size), FRAC_DELAY_TAPS)
+    impulses = csr_matrix((ker.ravel(), (rows, cols.ravel())), shape=(tau.size, n_fft))
+    freqs = rfftfreq(n_fft, 1.0 / fs)
+    taper = np.cos(0.5 * np.pi * np.clip((freqs / (fs / 2.0) - 0.9) / 0.1, 0.0, 1.0)) ** 2
+    filt = modal_filters(freqs, radius, c, tol=SPHERE_TOL) * taper[:, None]  # (F, N + 1)
+    n_terms = filt.shape[1]
+    leg = legendre_table(n_terms - 1, np.clip(dirs @ mic_dirs.T, -1.0, 1.0))  # (N + 1, P, M)
+    weights = leg.transpose(1, 2, 0).reshape(tau.size, n_mic * n_terms)
+    signals = np.asarray((impulses.T @ weights).T)  # (M (N + 1), n_fft)
+    spec = rfft(signals, axis=1).reshape(n_mic, n_terms, -1)
+    y = irfft(np.einsum("mnf,fn->mf", spec, filt), n=n_fft, axis=1)
+    k = min(n_keep, length)
+    out[:, :k] += y[:, :k]
+
+
+def _coherence_factor(mics: np.ndarray, n_fft: int, fs: int, c: float,
+                      sphere_radius: float | None = None) -> np.ndarray:
     """Cholesky factors ``(F, M, M)`` of the spherically-diffuse coherence ``sinc(2 f d_ij / c)``.
 
     Computed on a frequency grid fine enough for the array's largest spacing and interpolated
-    linearly to the ``n_fft // 2 + 1`` rfft bins.
+    linearly to the ``n_fft // 2 + 1`` rfft bins. With ``sphere_radius`` (mics on a rigid sphere
+    around their centroid) the matrix is the rigid-sphere diffuse cross-spectrum
+    :func:`soundloc.scenes.sphere.sphere_diffuse_cross_spectrum` instead: its normalised form is the
+    rigid-sphere coherence, its diagonal the sphere's diffuse-field power gain (1 -> 2 with ``ka``).
     """
     m = len(mics)
     n_bins = n_fft // 2 + 1
@@ -183,7 +260,13 @@ def _coherence_factor(mics: np.ndarray, n_fft: int, fs: int, c: float) -> np.nda
     # coherence oscillates with period c / (2 d) in frequency: 32 grid points per period
     n_grid = n_bins if d_max == 0 else min(n_bins, max(64, int(math.ceil(fs / 2 / (c / (2 * d_max) / 32))) + 1))
     f = np.linspace(0.0, fs / 2.0, n_grid)
-    gamma = diffuse_coherence(mics, f, c) + 1e-6 * np.eye(m)[None]
+    if sphere_radius is None:
+        gamma = diffuse_coherence(mics, f, c) + 1e-6 * np.eye(m)[None]
+    else:
+        from soundloc.scenes.sphere import sphere_diffuse_cross_spectrum
+
+        gamma = sphere_diffuse_cross_spectrum(f, mics - mics.mean(axis=0), sphere_radius, c, tol=SPHERE_TOL)
+        gamma = gamma + 1e-6 * np.eye(m)[None]
     chol = np.linalg.cholesky(gamma)
     if n_grid == n_bins:
         return chol
@@ -215,6 +298,8 @@ def fast_rirs(
     seed: int = 0,
     config: FastRIRConfig | None = None,
     foa_rotation: np.ndarray | None = None,
+    sphere_radius: float | None = None,
+    foa_band_limit: float | None = None,
 ) -> np.ndarray:
     """Fast RIRs (see the module docstring for the model); arguments as :func:`compute_rirs`.
 
@@ -231,6 +316,11 @@ def fast_rirs(
         foa_rotation: ``(3, 3)`` rotation of a first-order ambisonics array (array frame -> room
             frame, :func:`soundloc.geometry.rotation_matrix`); ``mic_positions`` is then its one
             centre point ``(1, 3)`` and the output has the 4 ACN/SN3D channels (``M = 4``).
+        sphere_radius: the mics sit on a rigid sphere of this radius (metres) centred at their
+            centroid (see "Rigid sphere" in the module docstring). None: free-field omni mics.
+        foa_band_limit: with ``foa_rotation``: the FOA encoder is ideal only below this frequency
+            (Hz) and spatially degraded above it
+            (:func:`soundloc.scenes.sphere.foa_encoder_band_limit`, seeded from ``seed``). None: ideal.
 
     Returns:
         ``(S, M, L)`` float32, ``L = 40 + ceil(max(rt60, max_s t_tr_s + 10 ms) * fs) + 41``; the
@@ -258,6 +348,21 @@ def fast_rirs(
     n_mic = len(mics)
     n_out = 4 if foa else n_mic
     center = mics.mean(axis=0)
+    if foa_band_limit is not None and not foa:
+        raise ValueError("foa_band_limit applies to FOA RIRs (foa_rotation given) only")
+    sphere = sphere_radius is not None
+    radius = float(sphere_radius) if sphere_radius is not None else 0.0
+    if sphere:
+        if foa:
+            raise ValueError("a rigid-sphere baffle applies to microphone arrays, not to FOA RIRs")
+        if not (math.isfinite(radius) and radius > 0):
+            raise ValueError(f"sphere_radius must be > 0 m, got {sphere_radius}")
+        mic_vec = mics - center
+        mic_r = np.linalg.norm(mic_vec, axis=1)
+        if np.any(np.abs(mic_r - radius) > 0.02 * radius):
+            raise ValueError(f"mics must lie on the sphere of radius {radius:g} m around their centroid "
+                             f"(distances {np.round(mic_r, 4).tolist()} m)")
+        mic_dirs = mic_vec / mic_r[:, None]
     array_radius = float(np.max(np.linalg.norm(mics - center, axis=1)))
     # transition: transition_time after the first direct-path arrival of each source
     t_direct = np.min(np.linalg.norm(srcs[:, None, :] - mics[None, :, :], axis=-1), axis=1) / c  # (S,)
@@ -276,19 +381,28 @@ def fast_rirs(
         )
     rng = np.random.default_rng(seed)
     n_noise = length - int(n_tr.min())  # every source's tail is a prefix of this much noise
-    chol = _coherence_factor(mics, n_noise, fs, c) if cfg.tail and cfg.coherent_tail and n_mic > 1 else None
+    chol = (_coherence_factor(mics, n_noise, fs, c, sphere_radius) if cfg.tail and cfg.coherent_tail and n_mic > 1
+            else None)
     out = np.zeros((len(srcs), n_out, length), dtype=np.float64)
     rows = np.arange(n_mic)
     for s, src in enumerate(srcs):
         r_tr = c * t_tr[s]
         pos, hits = image_sources(dims, src, center, r_tr + array_radius)
-        dist = np.linalg.norm(pos[:, None, :] - mics[None, :, :], axis=-1)  # (N, M)
+        if sphere:  # plane waves at the sphere: every mic takes the image's distance to the centre
+            d_c = np.linalg.norm(pos - center, axis=1)
+            dist = np.repeat(d_c[:, None], n_mic, axis=1)  # (N, M)
+        else:
+            dist = np.linalg.norm(pos[:, None, :] - mics[None, :, :], axis=-1)  # (N, M)
         early = dist < r_tr
         amp = np.power(beta, hits)[:, None] / dist
         render = early if max_order is None else early & (hits[:, None] <= max_order)
         i_img, i_mic = np.nonzero(render)
         tau = dist[i_img, i_mic] / c * fs + FAST_DELAY_SAMPLES
-        if foa:  # each image once per channel, weighted by the SH gains of its array-frame direction
+        if sphere:  # each image once, scattered to every mic by H(f, theta)
+            sel = render[:, 0]
+            _render_sphere(out[s], d_c[sel] / c * fs + FAST_DELAY_SAMPLES, amp[sel, 0],
+                           (pos[sel] - center) / d_c[sel, None], mic_dirs, radius, fs, c)
+        elif foa:  # each image once per channel, weighted by the SH gains of its array-frame direction
             gains = sh_gains((pos[i_img] - center) @ rot)  # (P, 4); rows of R^T (p - c)
             p_amp = amp[i_img, i_mic][:, None] * gains
             _render(out[s], np.repeat(tau, 4), p_amp.ravel(), np.tile(np.arange(4), len(tau)))
@@ -312,6 +426,10 @@ def fast_rirs(
         else:
             noise = _diffuse_noise(chol, n_mic, n_noise, rng)[:, : length - n_tr[s]]
         out[s, :, n_tr[s]:] += noise * env[None, :]
+    if foa_band_limit is not None:
+        from soundloc.scenes.sphere import foa_encoder_band_limit
+
+        out = foa_encoder_band_limit(out, fs, float(foa_band_limit), np.random.default_rng([seed, 0xF0A]))
     if cfg.highpass_hz > 0:
         sos = butter(2, cfg.highpass_hz, btype="highpass", fs=fs, output="sos")
         out = sosfiltfilt(sos, out, axis=-1)
