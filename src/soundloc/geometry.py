@@ -510,6 +510,15 @@ def _foa_from_json(path: Path) -> FoaFormat | None:
 # ---------------------------------------------------------------------------
 
 
+def _pick(candidates: np.ndarray, dirs: np.ndarray, cos_sep: float, k: int, chosen: list[int]) -> None:
+    """Greedy: append to ``chosen`` each candidate (in order) farther than ``cos_sep`` from all chosen, up to ``k``."""
+    for g in candidates:
+        if len(chosen) == k:
+            return
+        if all(dirs[g] @ dirs[c] < cos_sep for c in chosen):
+            chosen.append(int(g))
+
+
 class DOAGrid:
     """A set of candidate directions shared by all localizers.
 
@@ -581,21 +590,21 @@ class DOAGrid:
         if s2.shape[-1] != len(self):
             raise ValueError(f"spectrum has {s2.shape[-1]} points, grid has {len(self)}")
         nb = self.neighbors()
-        is_peak = np.all(s2[:, :, None] >= s2[:, nb], axis=-1) & np.isfinite(s2)
+        finite = np.isfinite(s2)
+        is_peak = np.all(s2[:, :, None] >= s2[:, nb], axis=-1) & finite
         out = np.full((s2.shape[0], k), -1, dtype=int)
         cos_sep = math.cos(math.radians(min_separation_deg))
+        dirs = self.directions
         for b in range(s2.shape[0]):
             row = s2[b]
-            order = np.argsort(-np.where(np.isfinite(row), row, -np.inf), kind="stable")
-            peaks_first = np.concatenate([order[is_peak[b][order]], order[~is_peak[b][order]]])
+            # candidates: the local maxima strongest first (ties in grid order), then, only when
+            # they do not give k separated peaks, every other finite point strongest first
+            p = np.flatnonzero(is_peak[b])
             chosen: list[int] = []
-            for g in peaks_first:
-                if not np.isfinite(row[g]):
-                    break
-                if all(self.directions[g] @ self.directions[c] < cos_sep for c in chosen):
-                    chosen.append(int(g))
-                    if len(chosen) == k:
-                        break
+            _pick(p[np.argsort(-row[p], kind="stable")], dirs, cos_sep, k, chosen)
+            if len(chosen) < k:
+                rest = np.flatnonzero(~is_peak[b] & finite[b])
+                _pick(rest[np.argsort(-row[rest], kind="stable")], dirs, cos_sep, k, chosen)
             out[b, : len(chosen)] = chosen
         return out[0] if squeeze else out
 

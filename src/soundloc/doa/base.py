@@ -365,7 +365,12 @@ class Localizer:
         return self._select_band(torch.as_tensor(stft(t, self.nfft, self.hop)))  # (B, M, Fall, T) -> (B, F, M, T)
 
     def _select_band(self, t: torch.Tensor) -> torch.Tensor:
-        """Full-band ``(B, M, Fall, T)`` STFT -> ``(B, F, M, T)`` complex64 band (validated)."""
+        """Full-band ``(B, M, Fall, T)`` STFT -> ``(B, F, M, T)`` complex64 band (validated).
+
+        A permuted view of ``t`` (no copy when ``t`` is complex64): the memory keeps the STFT's
+        own order, so a method reads it in whatever layout suits it (SRP / GCC-PHAT pair by pair
+        along the frames; a matrix product copies what it needs).
+        """
         if t.ndim != 4 or t.shape[1] != self.num_mics or t.shape[2] != self.nfft // 2 + 1:
             raise ValueError(
                 f"STFT must be (batch, {self.num_mics} mics, {self.nfft // 2 + 1} bins, frames) for array "
@@ -376,7 +381,7 @@ class Localizer:
         if t.shape[-1] == 0:
             raise ValueError("STFT has no frames")
         lo, hi = int(self.freq_bins[0]), int(self.freq_bins[-1]) + 1  # the band is contiguous
-        return t[:, :, lo:hi].to(torch.complex64).permute(0, 2, 1, 3).contiguous()
+        return t[:, :, lo:hi].to(torch.complex64).permute(0, 2, 1, 3)
 
     def _results(
         self, spectra: np.ndarray, X: torch.Tensor | None, num_sources: int, min_sep: float, state: Any = None,

@@ -28,19 +28,36 @@ import torch
 from soundloc.doa.base import Localizer
 from soundloc.doa.coincident import coincident_srp, coincident_srp_from_sums, gain_table
 
+_CHUNK_ELEMS = 1 << 19
+"""Complex STFT values whitened at a time on the CPU (4 MB: a few clips, so the whitened chunk stays in cache)."""
+
 
 def phat_cross_spectra(X: torch.Tensor, pairs: np.ndarray) -> torch.Tensor:
     """PHAT-weighted pair cross-spectra averaged over frames.
 
+    Computed pair by pair (``sum_t Y_i conj(Y_j)``, never the full ``M x M`` matrices) in the
+    STFT's own memory order ``(B, M, T, F)`` (what :func:`soundloc.features.stft.stft` returns, seen
+    through ``Localizer._select_band``'s permuted view), a few clips at a time on the CPU so the
+    whitened chunk stays in cache.
+
     Args:
-        X: ``(B, F, M, T)`` complex STFT.
+        X: ``(B, F, M, T)`` complex STFT (any strides).
         pairs: ``(P, 2)`` mic index pairs ``(i, j)``.
 
     Returns:
-        ``(B, F, P)`` complex, ``mean_t Y_i conj(Y_j)`` with ``Y = X / |X|`` (0 where ``X == 0``).
+        ``(B, F, P)`` complex, ``mean_t Y_i conj(Y_j)`` with ``Y = X / |X|`` (0 where ``X == 0``);
+        a strided view (pairs-major memory).
     """
-    Y = torch.sgn(X)  # X / |X|, 0 where X == 0
-    return pair_entries(torch.matmul(Y, Y.conj().transpose(-1, -2)) / X.shape[-1], pairs)
+    Z = X.permute(0, 2, 3, 1)  # (B, M, T, F)
+    B, _, T, F = Z.shape
+    out = torch.empty((B, len(pairs), F), dtype=X.dtype, device=X.device)
+    per_clip = max(Z[0].numel(), 1)
+    step = B if X.device.type != "cpu" else max(1, _CHUNK_ELEMS // per_clip)
+    for c in range(0, B, step):
+        Y = torch.sgn(Z[c : c + step])  # X / |X|, 0 where X == 0
+        for p, (i, j) in enumerate(pairs):
+            torch.linalg.vecdot(Y[:, j], Y[:, i], dim=1, out=out[c : c + step, p])  # sum_t conj(Y_j) Y_i
+    return (out / T).transpose(1, 2)
 
 
 def pair_entries(C: torch.Tensor, pairs: np.ndarray) -> torch.Tensor:
