@@ -5,6 +5,8 @@
   (:mod:`~soundloc.train.data`): random crops of dataset folders, an on-the-fly simulated stream.
 * :class:`Trainer`, :func:`build_for`, :func:`learning_rate` (:mod:`~soundloc.train.loop`).
 * checkpoints (:mod:`~soundloc.train.checkpoint`), DDP on gloo/NCCL (:mod:`~soundloc.train.ddp`).
+* :class:`TrainJob`, :func:`run_job`, :func:`run_distributed` (:mod:`~soundloc.train.job`): a whole
+  run from plain settings, in one process or several.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from soundloc.train.checkpoint import TrainState, has_checkpoint, read_checkpoint, save_checkpoint
 from soundloc.train.config import OUTPUTS, TrainConfig, feature_config_for
 from soundloc.train.data import SimulatedBatches, SimulationSource, WindowSource, validation_dataset
+from soundloc.train.job import TrainJob, run_distributed, run_job
 from soundloc.train.loop import LOG_COLUMNS, Trainer, TrainResult, build_for, learning_rate, read_log, write_log
 
 __all__ = [
@@ -21,6 +24,7 @@ __all__ = [
     "SimulationSource",
     "TrainConfig",
     "TrainResult",
+    "TrainJob",
     "TrainState",
     "Trainer",
     "WindowSource",
@@ -30,6 +34,8 @@ __all__ = [
     "learning_rate",
     "read_checkpoint",
     "read_log",
+    "run_distributed",
+    "run_job",
     "save_checkpoint",
     "validation_dataset",
     "write_log",

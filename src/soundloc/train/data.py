@@ -20,6 +20,7 @@ receives rows ``[rank * B / world_size, (rank + 1) * B / world_size)`` of every 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
 from soundloc.data.dataset import SeldDataset
+from soundloc.dataformat import DcaseLabels
 
 Batch = tuple[torch.Tensor, dict[str, torch.Tensor]]
 """``(waveform (B, M, N), {"activity", "doa", "distance"})``."""
@@ -148,7 +150,7 @@ class SimulatedBatches(IterableDataset[Batch]):
         ctx = self.context()
         res = simulate_clip(self.config, self.seed, index, context=ctx)
         frames = int(round(self.config.duration / 0.1))
-        t = labels_to_targets(res.labels, frames, len(ctx.plan.class_names), self.max_tracks)
+        t = labels_to_targets(quantize_labels(res.labels), frames, len(ctx.plan.class_names), self.max_tracks)
         return torch.from_numpy(np.ascontiguousarray(res.audio, dtype=np.float32)), {k: torch.from_numpy(v) for k, v in t.items()}
 
     def batch(self, b: int) -> Batch:
@@ -163,6 +165,14 @@ class SimulatedBatches(IterableDataset[Batch]):
         w, nw = (0, 1) if info is None else (info.id, info.num_workers)
         for b in range(self.start + w, self.stop, nw):
             yield self.batch(b)
+
+
+def quantize_labels(labels: DcaseLabels) -> DcaseLabels:
+    """Labels at the precision the dataset writer stores (angles to 0.01 degree, distances to 1 cm), so
+    on-the-fly targets equal those read from a dataset written with the same config and seed."""
+    dist = np.where(np.isnan(labels.distance), labels.distance, np.round(labels.distance * 100.0) / 100.0)
+    return dataclasses.replace(labels, azimuth=np.round(labels.azimuth, 2) + 0.0, elevation=np.round(labels.elevation, 2) + 0.0,
+                               distance=dist)
 
 
 def _stack(items: Sequence[tuple[torch.Tensor, dict[str, torch.Tensor]]]) -> Batch:
