@@ -348,7 +348,10 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path, *,
         y = np.array([np.nan if r.get(key) is None else float(r[key]) for r in history])
         if np.any(np.isfinite(y)):
             ax.plot(ep, y, marker="o", ms=3, color=colour, label=key.replace("_", " "))
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.grid(True, alpha=0.3)

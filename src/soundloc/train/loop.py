@@ -49,6 +49,9 @@ LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "lr", "seconds")
 
 BEST_STEM = "best"
 
+FOA_FEATURES = ("foa", "intensity")
+"""Feature stacks computed from FOA (ACN/SN3D) audio; the others need microphone-array audio."""
+
 
 class Source(Protocol):
     """What the trainer needs from training data (:class:`~soundloc.train.data.WindowSource`,
@@ -71,7 +74,13 @@ def learning_rate(step: int, *, peak: float, warmup: int, total: int) -> float:
 
 def build_for(config: TrainConfig, array: MicArray | FoaFormat, fs: int, class_names: tuple[str, ...]) -> SeldModel:
     """A fresh model for ``config`` and data of ``array`` at ``fs`` Hz with ``class_names``
-    (weights seeded from ``config.seed``)."""
+    (weights seeded from ``config.seed``); ``ValueError`` when the features do not suit the audio
+    (``foa`` needs FOA audio, ``mic`` / ``salsa-lite`` microphone-array audio)."""
+    is_foa = isinstance(array, FoaFormat)
+    if config.features in FOA_FEATURES and not is_foa:
+        raise ValueError(f"features '{config.features}' need FOA audio; this data is from array '{array.name}' (use mic or salsa-lite)")
+    if config.features not in FOA_FEATURES and is_foa:
+        raise ValueError(f"features '{config.features}' need microphone-array audio; this data is FOA (use foa)")
     spec = InputSpec.create(config.features, array, class_names=class_names, feature_config=feature_config_for(fs))
     cfg = SeldConfig.for_input(spec, encoder=config.model, head=config.output, encoder_kwargs=config.encoder_kwargs())
     with torch.random.fork_rng(devices=[]):
