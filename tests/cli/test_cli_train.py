@@ -47,6 +47,17 @@ def test_train_kill_and_resume(data: Path, tmp_path: Path, capsys: pytest.Captur
     assert (run / "curves.png").stat().st_size > 1000 and (run / "curves.png").read_bytes()[:4] == b"\x89PNG"
     model = load_model(run / "best")
     assert model.config is not None and model.config.encoder == "crnn" and model.config.head == "multi-accdoa"
+    # evaluate: DCASE2023 table (no distances from multi-accdoa), CSVs that soundloc score reads
+    assert main(["evaluate", str(run), str(data), "--window", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "dcase2023 (macro), 1 files of 'test'" in out and "dcase2024: not scored" in out and "class-wise" in out
+    preds = run / "predictions" / "test"
+    assert [p.name for p in preds.glob("*.csv")] == ["clip_000005.csv"]
+    assert main(["score", str(data / "metadata" / "test"), str(preds), "--num-classes", "16", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["SELD_score"] is not None
+    assert main(["evaluate", str(run), str(data), "--split", "nosuch"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("soundloc evaluate: error:") and "nosuch" in err[0]
     # a finished run is not trained again; another setting is refused naming it
     assert main(_args(data, run)) == 0
     assert "already finished" in capsys.readouterr().out
