@@ -38,11 +38,15 @@ def test_train_kill_and_resume(data: Path, tmp_path: Path, capsys: pytest.Captur
     assert main(_args(data, run)) == 0
     cap = capsys.readouterr()
     assert "resuming" in cap.err and "epoch 2: step 6" in cap.out and "best epoch" in cap.out
+    assert "val SELD" in cap.out
     rows = read_log(run)
     assert [r["step"] for r in rows] == [3.0, 6.0]  # 3 train clips of 2 s = 6 disjoint 1-s crops per epoch
     assert all(r["val_loss"] is not None and 0 < r["val_loss"] < 1 for r in rows)
+    assert all(r["val_seld"] is not None and r["val_seld"] >= 0 for r in rows)
     doc, _ = read_checkpoint(run)
-    assert doc["state"]["done"] and doc["state"]["best_epoch"] == min(range(2), key=lambda e: rows[e]["val_loss"] or 0.0)
+    # the best model is the epoch with the lowest validation SELD score (the default selection with DATA)
+    assert doc["train_config"]["select_on"] == "seld"
+    assert doc["state"]["done"] and doc["state"]["best_epoch"] == min(range(2), key=lambda e: rows[e]["val_seld"] or 0.0)
     assert len(list(run.glob("checkpoint-*.safetensors"))) == 1  # older tensor files are removed
     assert (run / "curves.png").stat().st_size > 1000 and (run / "curves.png").read_bytes()[:4] == b"\x89PNG"
     model = load_model(run / "best")
@@ -90,6 +94,7 @@ def test_train_on_the_fly_simulation(tmp_path: Path, capsys: pytest.CaptureFixtu
         (["--clip-seconds", "0.25"], "clip_seconds must be a positive multiple of 0.1"),
         (["--val-split", "nosuchsplit"], "nosuchsplit"),
         (["--device", "tpu"], "--device"),
+        (["--select", "seld", "--val-split", "none"], "--select seld needs DATA with a validation split"),
     ],
 )
 def test_train_errors_are_one_line(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],

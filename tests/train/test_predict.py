@@ -45,3 +45,16 @@ def test_other_array_is_refused(tiny_data: Path, tiny_config: TrainConfig) -> No
     model = build_for(tiny_config, MicArray.preset("tetra"), ds.fs, ds.class_names)
     with pytest.raises(ValueError, match="trained for array 'tetra'"):
         predict_split(model, tiny_data, "val", window_seconds=1.0)
+
+
+def test_seld_validation_scorer_matches_the_scorer_on_files(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path) -> None:
+    from soundloc.cli.evaluate import SeldValidation
+
+    ds = SeldDataset(tiny_data, "val")
+    model = build_for(tiny_config, ds.array, ds.fs, ds.class_names).eval()
+    got = SeldValidation(data=str(tiny_data), split="val", window_seconds=1.0)(model)
+    preds = predict_split(model, tiny_data, "val", window_seconds=1.0)
+    paths = write_predictions(preds, tmp_path / "p")
+    want = score_label_files([(p.name, p.reference, q) for p, q in zip(preds, paths)],
+                             get_seld_scorer("dcase2023", num_classes=len(ds.class_names)), pred_distance_unit="cm").total.to_dict()
+    assert got["metric"] == "dcase2023" and got["seld"] == pytest.approx(want["SELD_score"])

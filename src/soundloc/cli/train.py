@@ -6,8 +6,10 @@ FOA); ``--simulate PRESET`` trains on fresh scenes simulated on the fly instead 
 takes random crops of ``--clip-seconds``, computes the features on the training device, augments
 (ChannelSwap with the labels rotated, SpecAugment), and optimises AdamW with warm-up and cosine
 decay. Every epoch writes RUN/checkpoint.json (+ tensors), RUN/log.csv and RUN/curves.png; the
-model with the lowest validation loss is RUN/best.json + best.safetensors (load it with
-``soundloc.models.load_model``).
+model with the best validation SELD score (DCASE2024 for multi-ACCDDOA, else DCASE2023; or the
+validation loss with ``--select loss``, the default with ``--simulate``) is RUN/best.json +
+best.safetensors (load it with ``soundloc.models.load_model``; ``soundloc evaluate RUN DATA``
+scores it on the test split).
 
 Rerunning into a RUN that has a checkpoint resumes it exactly where it stopped (the same weights
 as an uninterrupted run); different settings are refused, naming the first differing one.
@@ -39,6 +41,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--warmup-steps", type=int, default=0, metavar="N", help="linear warm-up steps (default 0)")
     p.add_argument("--clip-seconds", type=float, default=5.0, metavar="S", help="training crop length (default 5)")
     p.add_argument("--steps-per-epoch", type=int, metavar="N", help="steps per epoch (default: one pass)")
+    p.add_argument("--select", choices=("seld", "loss"), metavar="seld|loss",
+                   help="select the best model (and stop early) on the validation SELD score or loss "
+                        "(default: seld for DATA, loss for --simulate)")
     p.add_argument("--patience", type=int, default=10, metavar="N", help="early stopping patience in epochs (default 10; 0: off)")
     p.add_argument("--dropout", type=float, metavar="P", help="encoder dropout (default: the model's)")
     p.add_argument("--no-channel-swap", action="store_true", help="no ChannelSwap augmentation")
@@ -73,7 +78,8 @@ def _config(args: argparse.Namespace) -> Any:
                        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
                        clip_seconds=args.clip_seconds, seed=args.seed, channel_swap=not args.no_channel_swap,
                        spec_augment=not args.no_spec_augment, dropout=args.dropout, amp=not args.no_amp,
-                       patience=args.patience or None, steps_per_epoch=args.steps_per_epoch, num_workers=args.workers)
+                       patience=args.patience or None, steps_per_epoch=args.steps_per_epoch, num_workers=args.workers,
+                       select_on="val_loss" if args.select == "loss" else "seld")
 
 
 def _job(args: argparse.Namespace) -> Any:
@@ -103,14 +109,24 @@ def _job(args: argparse.Namespace) -> Any:
         raise ValueError("missing DATA folder (or --simulate PRESET)")
     if args.processes < 1:
         raise ValueError(f"--processes must be >= 1, got {args.processes}")
+    val_score = None
+    if args.select is None:
+        cfg = cfg.replace(select_on="seld" if (args.data and val is not None) else "val_loss")
+    if cfg.select_on == "seld":
+        if scenes is not None or val is None:
+            raise ValueError("--select seld needs DATA with a validation split")
+        from soundloc.cli.evaluate import SeldValidation
+
+        val_score = SeldValidation(data=args.data, split=val, window_seconds=cfg.clip_seconds, batch_size=cfg.batch_size)
     return TrainJob(config=cfg, run=args.out, data=args.data, train_split=args.train_split, val_split=val, scenes=scenes,
                     scene_seed=args.sim_seed, val_clips=args.val_clips, device=device, require_checkpoint=args.resume,
-                    max_steps=args.max_steps)
+                    max_steps=args.max_steps, val_score=val_score)
 
 
 def _print_row(row: Any) -> None:
     val = "-" if row["val_loss"] is None else f"{row['val_loss']:.5f}"
-    print(f"epoch {row['epoch'] + 1}: step {row['step']}, train loss {row['train_loss']:.5f}, val loss {val}, "
+    seld = "" if row.get("val_seld") is None else f", val SELD {row['val_seld']:.4f}"
+    print(f"epoch {row['epoch'] + 1}: step {row['step']}, train loss {row['train_loss']:.5f}, val loss {val}{seld}, "
           f"lr {row['lr']:.2e}, {row['seconds']:.1f} s", flush=True)
 
 
@@ -146,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
         plot_training_curves(history, run_dir / "curves.png", title=f"{job.config.model} / {job.config.output} / {job.config.features}")
     doc, _ = read_checkpoint(run_dir)
     st = doc["state"]
-    print(f"best epoch {int(st['best_epoch']) + 1} (val loss {st['best_val']:.5f}): {run_dir / 'best.json'}"
+    what = "val SELD" if job.config.select_on == "seld" else "val loss"
+    print(f"best epoch {int(st['best_epoch']) + 1} ({what} {st['best_val']:.5f}): {run_dir / 'best.json'}"
           if st["best_val"] is not None and st["best_epoch"] is not None and job.val_split is not None
           else f"model: {run_dir / 'best.json'}")
     return 0

@@ -22,6 +22,9 @@ RESUME_FREE_FIELDS = ("num_workers",)
 OUTPUTS = ("accdoa", "multi-accdoa", "multi-accddoa")
 """Output heads the trainer is built for (all take the SELD dataset targets)."""
 
+SELECT_ON = ("val_loss", "seld")
+"""What model selection and early stopping minimise."""
+
 FEATURE_PRESET_BY_FS = {24000: "dcase", 16000: "mcsimclr"}
 """Feature preset used for audio at each sample rate (both give 5 frames per 100 ms label frame)."""
 
@@ -59,6 +62,9 @@ class TrainConfig:
         steps_per_epoch: optimizer steps per epoch (``None``: one pass over the training windows).
         num_workers: DataLoader worker processes (spawned; does not change the result).
         grad_clip: clip the gradient norm to this (``None``: no clipping).
+        select_on: model selection and early stopping on the validation ``"val_loss"`` or the
+            validation ``"seld"`` score (the trainer then needs a ``val_score`` function, e.g. the
+            CLI's DCASE scorer).
     """
 
     model: str = "crnn"
@@ -81,6 +87,7 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     num_workers: int = 0
     grad_clip: float | None = None
+    select_on: str = "val_loss"
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -109,6 +116,8 @@ class TrainConfig:
             raise ValueError(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.select_on not in SELECT_ON:
+            raise ValueError(f"unknown select_on '{self.select_on}'; choose from {', '.join(SELECT_ON)}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
 

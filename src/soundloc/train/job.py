@@ -37,6 +37,7 @@ class TrainJob:
         device: torch device for training (``"cpu"``, ``"cuda"``...).
         require_checkpoint: refuse to start a new run (``--resume``).
         max_steps: stop (with a checkpoint) after this many total steps.
+        val_score: validation scorer passed to the :class:`Trainer` (picklable for DDP).
     """
 
     config: TrainConfig
@@ -50,6 +51,7 @@ class TrainJob:
     device: str = "cpu"
     require_checkpoint: bool = False
     max_steps: int | None = None
+    val_score: Callable[[Any], Mapping[str, float | None]] | None = None
 
 
 def _sources(job: TrainJob) -> tuple[Source, Dataset[Any] | None, Any, int, tuple[str, ...]]:
@@ -83,7 +85,7 @@ def run_job(rank: int, world_size: int, job: TrainJob,
         device = torch.device("cuda", rank % max(1, torch.cuda.device_count()))
         torch.cuda.set_device(device)
     trainer = Trainer(job.config, model, Path(job.run), source=src, val=val, device=device, rank=rank,
-                      world_size=world_size, on_epoch=on_epoch)
+                      world_size=world_size, on_epoch=on_epoch, val_score=job.val_score)
     trainer.resume()
     return trainer.fit(max_steps=job.max_steps)
 

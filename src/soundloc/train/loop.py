@@ -12,8 +12,10 @@ one process with the same global batch. Each epoch:
 3. ``loss = get_loss(head.loss_name)(model(features), model.target(targets))``; bfloat16 autocast
    on CUDA when ``amp`` (CPU: float32); AdamW with the learning rate of :func:`learning_rate`;
 4. validation loss on the validation windows (every rank computes it on all windows), model
-   selection: ``RUN/best.safetensors`` + ``best.json`` (:func:`soundloc.models.save_model`) on a
-   new lowest validation loss (never the test split); early stopping after ``patience`` epochs;
+   and, with a ``val_score`` function, the validation SELD score; model selection on the one
+   ``config.select_on`` names: ``RUN/best.safetensors`` + ``best.json``
+   (:func:`soundloc.models.save_model`) on a new lowest value (never the test split); early
+   stopping after ``patience`` epochs without one;
 5. a checkpoint (:mod:`soundloc.train.checkpoint`) and ``RUN/log.csv`` (+ TensorBoard events if
    the ``tensorboard`` package is installed).
 """
@@ -44,7 +46,7 @@ from soundloc.train.checkpoint import TrainState, has_checkpoint, read_checkpoin
 from soundloc.train.config import TrainConfig, feature_config_for
 from soundloc.train.data import Batch, as_batch
 
-LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "lr", "seconds")
+LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_seld", "lr", "seconds")
 """Columns of ``RUN/log.csv`` (one row per epoch)."""
 
 BEST_STEM = "best"
@@ -111,14 +113,20 @@ class Trainer:
         rank, world_size: the DDP process (the process group must exist when ``world_size > 1``).
         progress: a progress bar (default: when stderr is a terminal, rank 0 only).
         on_epoch: called with each finished epoch's row (e.g. to print it).
+        val_score: ``model -> {"seld": score, ...}`` on the validation data (lower is better), run after
+            every epoch on every rank (must be deterministic); required when ``config.select_on == "seld"``.
     """
 
     def __init__(self, config: TrainConfig, model: SeldModel, run: str | Path, *, source: Source,
                  val: Dataset[Any] | None = None, device: str | torch.device = "cpu", rank: int = 0, world_size: int = 1,
-                 progress: bool | None = None, on_epoch: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+                 progress: bool | None = None, on_epoch: Callable[[Mapping[str, Any]], None] | None = None,
+                 val_score: Callable[[SeldModel], Mapping[str, float | None]] | None = None) -> None:
         if model.config is None or model.config.input is None:
             raise ValueError("the model must be built with an input spec (use soundloc.train.build_for)")
+        if config.select_on == "seld" and val_score is None:
+            raise ValueError("select_on='seld' needs a validation scorer (val_score=)")
         self.config, self.run, self.source, self.val = config, Path(run), source, val
+        self.val_score = val_score
         self.device = torch.device(device)
         self.rank, self.world_size = int(rank), int(world_size)
         self.model = model.to(self.device)
@@ -205,7 +213,8 @@ class Trainer:
             return None
         self.model.eval()
         total, count = 0.0, 0
-        for item in DataLoader(self.val, batch_size=self.config.batch_size, shuffle=False):
+        # an own generator: creating a DataLoader iterator draws a seed, which must not come from the global RNG
+        for item in DataLoader(self.val, batch_size=self.config.batch_size, shuffle=False, generator=torch.Generator()):
             x, t = as_batch(item)
             f, tt = self.prepare((x, t), train=False)
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp):
@@ -267,11 +276,13 @@ class Trainer:
         st = self.state
         val = self.validate()
         train_loss = st.loss_sum / max(st.step_in_epoch, 1)
-        row = {"epoch": st.epoch, "step": st.step, "train_loss": train_loss, "val_loss": val,
+        seld = self.val_score(self.model).get("seld") if self.val_score is not None else None
+        row = {"epoch": st.epoch, "step": st.step, "train_loss": train_loss, "val_loss": val, "val_seld": seld,
                "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 3)}
         assert st.history is not None
         st.history.append(row)
-        score = val if val is not None else -float(st.epoch)  # without validation: the last epoch is best
+        measured = seld if self.config.select_on == "seld" else val
+        score = measured if measured is not None else -float(st.epoch)  # without validation: the last epoch is best
         if st.best_val is None or score < st.best_val:
             st.best_val, st.best_epoch, st.bad_epochs = score, st.epoch, 0
             if self.rank == 0:
@@ -281,7 +292,7 @@ class Trainer:
         st.epoch += 1
         st.step_in_epoch = 0
         st.loss_sum = 0.0
-        if self.config.patience is not None and val is not None and st.bad_epochs >= self.config.patience:
+        if self.config.patience is not None and measured is not None and st.bad_epochs >= self.config.patience:
             st.done = True
         if st.epoch >= self.config.epochs:
             st.done = True
@@ -309,7 +320,7 @@ class Trainer:
                 return
             self._tb = SummaryWriter(str(self.run / "tensorboard"))
         if self._tb:
-            for k in ("train_loss", "val_loss", "lr"):
+            for k in ("train_loss", "val_loss", "val_seld", "lr"):
                 if row[k] is not None:
                     self._tb.add_scalar(k, row[k], row["step"])
             self._tb.flush()

@@ -52,7 +52,7 @@ def predict_split(model: SeldModel, root: str | os.PathLike[str], split: str | N
     features = spec.feature_module().to(dev)
     parts: dict[int, list[DcaseLabels]] = {}
     index = 0
-    for x, _ in DataLoader(ds, batch_size=batch_size, shuffle=False):
+    for x, _ in DataLoader(ds, batch_size=batch_size, shuffle=False, generator=torch.Generator()):  # global RNG untouched
         out = model(features(x.to(dev)))
         for b in range(out.shape[0]):
             info = ds.item_info(index)
