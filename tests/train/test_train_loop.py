@@ -1,7 +1,7 @@
 """The training loop: overfitting one batch, exact resume, the schedule, the config.
 
 The end-to-end run (checkpoints, log, best model, curves) is tested through the CLI in
-``tests/cli/test_cli_train.py``; DDP in ``test_ddp.py``."""
+``tests/cli/test_cli_train.py``; DDP in ``test_train_ddp.py``."""
 
 from __future__ import annotations
 
