@@ -400,3 +400,44 @@ def _size_weight(r: "DOAResult") -> np.ndarray:
     if r.confidence is not None and np.all(np.isfinite(r.confidence)):
         return np.asarray(r.confidence, dtype=float)
     return np.asarray(r.power, dtype=float)
+
+
+def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path, *, title: str | None = None) -> Path:
+    """Training and validation loss per epoch (log scale) with the learning rate on a second axis.
+
+    Args:
+        history: one dict per epoch with ``epoch``, ``train_loss``, ``val_loss`` (may be ``None``) and
+            ``lr`` (e.g. :func:`soundloc.train.read_log` or a checkpoint's history).
+        path: output image, written atomically.
+        title: figure title.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    from matplotlib.figure import Figure
+
+    if not history:
+        raise ValueError("no epochs to plot")
+    ep = np.array([float(r["epoch"]) + 1 for r in history])
+    fig = Figure(figsize=(6.4, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    for key, colour in (("train_loss", "tab:blue"), ("val_loss", "tab:orange")):
+        y = np.array([np.nan if r.get(key) is None else float(r[key]) for r in history])
+        if np.any(np.isfinite(y)):
+            ax.plot(ep, y, marker="o", ms=3, color=colour, label=key.replace("_", " "))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(True, alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.plot(ep, [float(r["lr"]) for r in history], color="0.5", ls=":", label="learning rate")
+    ax2.set_ylabel("learning rate", color="0.4")
+    lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(lines, [str(h.get_label()) for h in lines], fontsize=8, loc="upper right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -31,6 +31,7 @@ from soundloc import __version__
 COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect", "features")
 """Sub-command modules, in the order ``--help`` lists them."""
 COMMANDS += ("score",)  # soundloc.cli.score: DCASE SELD scoring
+COMMANDS += ("train", "evaluate")  # soundloc.cli.train / .evaluate: SELD model training and DCASE evaluation
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,101 @@
+"""``soundloc evaluate RUN DATA``: DCASE scores of a trained model on a dataset split.
+
+RUN is a ``soundloc train`` run folder (its best model) or a model's ``.json``. Every file of the
+split (default ``test``) is predicted in windows, the predictions are written as DCASE label CSVs
+(distances in cm) into ``--out`` (default ``RUN/predictions/SPLIT``; ``soundloc score`` reads them),
+and scored against the split's labels with the DCASE2024 and DCASE2023 metrics (tables with the
+class-wise values; ``--format json`` for one object). DCASE2024 scores distances, so it needs a
+model with the multi-ACCDDOA output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SeldValidation:
+    """The validation SELD score of a model, for model selection during training (picklable for DDP).
+
+    ``__call__(model)`` predicts every file of ``split`` of ``data`` in windows of ``window_seconds``
+    and scores it as one set: DCASE2024 for multi-ACCDDOA models (they predict distances), DCASE2023
+    otherwise. Returns ``{"seld": SELD score (lower is better), "F", "ER", "LR", "metric"}``.
+    """
+
+    data: str
+    split: str
+    window_seconds: float
+    batch_size: int = 8
+
+    def __call__(self, model: Any) -> dict[str, Any]:
+        from soundloc.dataformat import read_dcase_csv
+        from soundloc.metrics.seld import get_seld_scorer
+        from soundloc.train.predict import predict_split
+
+        device = next(model.parameters()).device
+        preds = predict_split(model, self.data, self.split, window_seconds=self.window_seconds, batch_size=self.batch_size,
+                              device=device)
+        n = model.config.input.num_classes
+        metric = "dcase2024" if model.config.head == "multi-accddoa" else "dcase2023"
+        scorer = get_seld_scorer(metric, num_classes=n)
+        for p in preds:
+            scorer.update(read_dcase_csv(p.reference, distance_unit="cm"), p.labels, ref_name=str(p.reference))
+        r = scorer.result().to_dict()
+        return {"seld": r["SELD_score"], "F": r["F"], "ER": r["ER"], "LR": r["LR"], "metric": metric}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "evaluate", help="DCASE2024/2023 scores of a trained model on a dataset split",
+        description=(__doc__ or "").replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", metavar="RUN", help="run folder of soundloc train, or a model .json")
+    p.add_argument("data", metavar="DATA", help="dataset folder (soundloc or STARSS23/TAU-style)")
+    p.add_argument("--split", default="test", metavar="NAME", help="split / fold to evaluate (default test)")
+    p.add_argument("--out", metavar="DIR", help="prediction CSV folder (default RUN/predictions/SPLIT)")
+    p.add_argument("--window", type=float, default=5.0, metavar="S", help="inference window in seconds (default 5)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="B", help="windows per batch (default 8)")
+    p.add_argument("--threshold", type=float, default=0.5, help="activity threshold (default 0.5)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from soundloc.cli.score import format_report
+    from soundloc.device import resolve_device
+    from soundloc.metrics.seld import get_seld_scorer, score_label_files
+    from soundloc.models import load_model
+    from soundloc.train.predict import predict_split, write_predictions
+
+    src = Path(args.run)
+    model = load_model(src / "best" if src.is_dir() else src, device=resolve_device(args.device, option="--device"))
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    preds = predict_split(model, args.data, args.split, window_seconds=args.window, batch_size=args.batch_size,
+                          device=args.device, threshold=args.threshold)
+    out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / "predictions" / args.split
+    paths = write_predictions(preds, out)
+    pairs = [(p.name, p.reference, path) for p, path in zip(preds, paths)]
+    assert model.config is not None and model.config.input is not None
+    n = model.config.input.num_classes
+    has_distance = bool(preds) and any(p.labels.has_distance for p in preds) or model.config.head == "multi-accddoa"
+    metrics = ("dcase2024", "dcase2023") if has_distance else ("dcase2023",)
+    reports = {m: score_label_files(pairs, get_seld_scorer(m, num_classes=n), ref_distance_unit="cm", pred_distance_unit="cm")
+               for m in metrics}
+    if args.format == "json":
+        print(json.dumps({m: r.to_dict() for m, r in reports.items()} | {"predictions": str(out)}, indent=2, allow_nan=False))
+        return 0
+    names = model.config.input.class_names
+    if not has_distance:
+        print(f"dcase2024: not scored (the '{model.config.head}' head predicts no distances; train with --output multi-accddoa)\n")
+    for m, r in reports.items():
+        print(format_report(r.to_dict(), r.total.keys, f"{m} (macro), {len(pairs)} files of '{args.split}' scored as one set"))
+        print()
+    print("classes: " + ", ".join(f"{i} {c}" for i, c in enumerate(names)))
+    print(f"predictions: {out} (score them again with: soundloc score REF {out})")
+    return 0

@@ -1,0 +1,81 @@
+"""The training loop: overfitting one batch, exact resume, the schedule, the config.
+
+The end-to-end run (checkpoints, log, best model, curves) is tested through the CLI in
+``tests/cli/test_cli_train.py``; DDP in ``test_train_ddp.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from soundloc.train import (
+    TrainConfig,
+    Trainer,
+    WindowSource,
+    build_for,
+    learning_rate,
+    read_checkpoint,
+    read_log,
+    validation_dataset,
+)
+
+
+def _trainer(cfg: TrainConfig, data: Path, run: Path) -> Trainer:
+    src = WindowSource.from_folder(str(data), "train", clip_seconds=cfg.clip_seconds, max_tracks=cfg.max_tracks, seed=cfg.seed)
+    val = validation_dataset(str(data), "val", clip_seconds=cfg.clip_seconds, max_tracks=cfg.max_tracks)
+    ds = src.dataset
+    return Trainer(cfg, build_for(cfg, ds.array, ds.fs, ds.class_names), run, source=src, val=val)
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    _, tensors = read_checkpoint(run)
+    return {k: v for k, v in tensors.items() if k.startswith(("model.", "optim."))}
+
+
+def test_loss_decreases_on_a_repeated_batch(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path) -> None:
+    cfg = tiny_config.replace(channel_swap=False, spec_augment=False, dropout=0.0, lr=1e-2)
+    tr = _trainer(cfg, tiny_data, tmp_path / "run")
+    batch = next(iter(tr.source.batches(0, batch_size=2, steps=1)))
+    tr.total_steps = 10_000  # constant-ish learning rate
+    losses = [tr.train_step(batch) for _ in range(15)]
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+@pytest.mark.parametrize("kill_at", [4])  # mid epoch 1: after an epoch boundary, inside an epoch
+def test_resume_is_exact(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path, kill_at: int) -> None:
+    # dropout, ChannelSwap and SpecAugment on: every random draw must be restored
+    cfg = tiny_config.replace(dropout=0.2)
+    _trainer(cfg, tiny_data, tmp_path / "a").fit()
+    first = _trainer(cfg, tiny_data, tmp_path / "b").fit(max_steps=kill_at)
+    assert first.stopped == "max_steps" and first.state.step == kill_at
+    torch.manual_seed(1234)  # a "new process": other global RNG state before resuming
+    tr = _trainer(cfg, tiny_data, tmp_path / "b")
+    assert tr.resume() and tr.state.step == kill_at
+    tr.fit()
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert read_log(tmp_path / "a") == [dict(r, seconds=ra["seconds"]) for r, ra in
+                                        zip(read_log(tmp_path / "b"), read_log(tmp_path / "a"))]
+
+
+def test_learning_rate_schedule() -> None:
+    assert learning_rate(0, peak=1.0, warmup=4, total=14) == pytest.approx(0.25)
+    assert learning_rate(3, peak=1.0, warmup=4, total=14) == pytest.approx(1.0)
+    assert learning_rate(4, peak=1.0, warmup=4, total=14) == pytest.approx(1.0)
+    assert learning_rate(9, peak=1.0, warmup=4, total=14) == pytest.approx(0.5)  # half-way down the cosine
+    assert learning_rate(14, peak=1.0, warmup=4, total=14) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_config_round_trip_and_errors() -> None:
+    cfg = TrainConfig(model_kwargs={"rnn_size": 16}, patience=None)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown training setting 'lrr'"):
+        TrainConfig.from_dict({"lrr": 1})
+    with pytest.raises(ValueError, match="unknown model 'x'"):
+        TrainConfig(model="x")
+    with pytest.raises(ValueError, match="clip_seconds"):
+        TrainConfig(clip_seconds=0.25)
