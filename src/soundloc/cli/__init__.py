@@ -31,6 +31,7 @@ from soundloc import __version__
 COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect", "features")
 """Sub-command modules, in the order ``--help`` lists them."""
 COMMANDS += ("score",)  # soundloc.cli.score: DCASE SELD scoring
+COMMANDS += ("av-train",)  # soundloc.cli.av_train: train an audio-visual localizer
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"soundloc.cli.{name}")
+            module = importlib.import_module(f"soundloc.cli.{name.replace('-', '_')}")  # av-train -> av_train
         except ModuleNotFoundError as e:  # a command whose module is not there yet
-            if e.name != f"soundloc.cli.{name}":
+            if e.name != f"soundloc.cli.{name.replace('-', '_')}":
                 raise
             continue
         module.register(sub)
