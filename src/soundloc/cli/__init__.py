@@ -32,6 +32,7 @@ COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect"
 """Sub-command modules, in the order ``--help`` lists them."""
 COMMANDS += ("score",)  # soundloc.cli.score: DCASE SELD scoring
 COMMANDS += ("av-train",)  # soundloc.cli.av_train: train an audio-visual localizer
+COMMANDS += ("av-evaluate",)  # soundloc.cli.av_evaluate: score it (cIoU, AUC, AP / max-F1), best/worst grid
 
 
 class _Parser(argparse.ArgumentParser):

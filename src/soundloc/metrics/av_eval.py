@@ -49,11 +49,14 @@ def gt_maps(data: AVTensors, idx: Sequence[int]) -> NDArray[np.float32]:
     return gt_maps_from_boxes([data.boxes[i] for i in idx], "vggss", size=(int(h), int(w)))
 
 
-def evaluate_av(predict: Predictor, data: AVTensors, *, batch_size: int = 64) -> AVLocalizationResult:
-    """Per-sample cIoU (median threshold), cIoU@0.5, AUC, and AP / max-F1 with the negatives of ``data``."""
+def evaluate_av(predict: Predictor, data: AVTensors, *, batch_size: int = 64,
+                threshold: float | str = "median") -> AVLocalizationResult:
+    """Per-sample cIoU, cIoU@0.5, AUC, and AP / max-F1 with the negatives of ``data``. ``threshold``: ``"median"``
+    (EZ-VSL: the top half of each map is the prediction, so an object smaller than half the frame caps cIoU at
+    its area over half the frame) or a fixed threshold in [0, 1] on the min-max normalised map."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    ev = AVLocalizationEvaluator()
+    ev = AVLocalizationEvaluator(threshold=threshold)  # type: ignore[arg-type]
     for s in range(0, len(data), batch_size):
         idx = list(range(s, min(s + batch_size, len(data))))
         with torch.no_grad():
