@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect"
 COMMANDS += ("score",)  # soundloc.cli.score: DCASE SELD scoring
 COMMANDS += ("av-train",)  # soundloc.cli.av_train: train an audio-visual localizer
 COMMANDS += ("av-evaluate",)  # soundloc.cli.av_evaluate: score it (cIoU, AUC, AP / max-F1), best/worst grid
+COMMANDS += ("av-localize",)  # soundloc.cli.av_localize: heatmap over one frame
 
 
 class _Parser(argparse.ArgumentParser):
