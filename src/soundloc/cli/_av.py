@@ -18,10 +18,10 @@ def check_data(data: str) -> str:
     return key
 
 
-def bench_config(*, image_size: int, sizes: tuple[int, int, int], seed: int = 0) -> Any:
+def bench_config(*, image_size: int, sizes: tuple[int, int, int], n_voices: int = 16, seed: int = 0) -> Any:
     from soundloc.av import AVBenchConfig
 
-    return AVBenchConfig(image_size=image_size, sizes=sizes, seed=seed)
+    return AVBenchConfig(image_size=image_size, sizes=sizes, n_voices=n_voices, seed=seed)
 
 
 def bench_to_dict(cfg: Any) -> dict[str, Any]:

@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--train-size", type=int, default=2000, help="training samples (default 2000)")
     p.add_argument("--val-size", type=int, default=500, help="validation samples (default 500)")
     p.add_argument("--test-size", type=int, default=1000, help="test samples recorded for av-evaluate (default 1000)")
+    p.add_argument("--voices", type=int, default=16, help="eSpeak voices in the benchmark's speech bank, >= 8 (default 16)")
     p.add_argument("--embed-dim", type=int, default=128, help="audio-visual embedding size (default 128)")
     p.add_argument("--width", type=int, default=32, help="channels of the first image stage (ResNet-18: 64; default 32)")
     p.add_argument("--blocks", type=_blocks, default=(1, 1, 1), help="image residual blocks per stage (ResNet-18: 2,2,2,2; default 1,1,1)")
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                           separate_projections=args.loss == "slavc", visual_dropout=dropout)
     cfg = AVTrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
                         seed=args.seed, model=model, image_weights=args.image_weights)
-    bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size))
+    bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size), n_voices=args.voices)
     run_dir = Path(args.out)
     check_writable(run_dir / "data.json")
     say = (lambda s: None) if args.quiet else (lambda s: print(f"soundloc av-train: {s}", file=sys.stderr, flush=True))
