@@ -350,7 +350,7 @@ def _av_panel(ax, frame: np.ndarray, heatmap: np.ndarray, boxes: np.ndarray | No
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=7)
 
 
 def av_heatmap_figure(frame: np.ndarray, heatmap: np.ndarray, *, boxes: np.ndarray | None = None, title: str | None = None,

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         pick = list(order[:k]) + [i for i in order[::-1][:k] if i not in set(order[:k])]
         frames, audio = data.batch(pick)
         heat, conf = model.localize(frames, audio)
-        titles = [f"{'best' if j < k else 'worst'} #{i}: cIoU {c[i]:.2f}, conf {float(conf[j]):.2f}" for j, i in enumerate(pick)]
+        titles = [f"#{i} cIoU {c[i]:.2f} conf {float(conf[j]):.2f}" for j, i in enumerate(pick)]
         plot_av_grid(args.grid, list(frames.numpy()), list(heat.numpy()), boxes=[data.boxes[i] for i in pick], titles=titles,
                      ncols=k, suptitle=f"{run_dir.name}: best (top) and worst (bottom) localised {args.split} samples")
     return 0
