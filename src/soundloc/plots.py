@@ -441,3 +441,72 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path, *,
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------------
+# audio-visual localization: heatmaps over frames
+# ---------------------------------------------------------------------------------------------------
+
+
+def _av_panel(ax, frame: np.ndarray, heatmap: np.ndarray, boxes: np.ndarray | None, title: str | None, alpha: float) -> None:
+    from matplotlib.patches import Rectangle
+
+    img = np.asarray(frame, dtype=np.float64)
+    if img.ndim == 3 and img.shape[0] == 3:  # (3, H, W) -> (H, W, 3)
+        img = img.transpose(1, 2, 0)
+    if img.max() > 1.0:
+        img = img / 255.0
+    h = np.asarray(heatmap, dtype=np.float64)
+    lo, hi = float(h.min()), float(h.max())
+    h = (h - lo) / (hi - lo) if hi > lo else np.zeros_like(h)
+    ax.imshow(np.clip(img, 0, 1), interpolation="nearest")
+    ax.imshow(h, cmap="jet", alpha=alpha, vmin=0, vmax=1, interpolation="bilinear",
+              extent=(-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5))
+    for b in np.asarray(boxes if boxes is not None else np.zeros((0, 4))).reshape(-1, 4):
+        x0, y0, x1, y1 = (float(v) for v in b)
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="white", linewidth=1.5))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=7)
+
+
+def av_heatmap_figure(frame: np.ndarray, heatmap: np.ndarray, *, boxes: np.ndarray | None = None, title: str | None = None,
+                      alpha: float = 0.5):
+    """Figure of one frame (``(3, H, W)`` or ``(H, W, 3)``, floats in [0, 1] or 0-255) with a heatmap ``(H, W)``
+    (min-max normalised, jet colours) on top and optional boxes ``(K, 4)`` ``x0, y0, x1, y1`` in pixels (exclusive
+    ends; row 0 at the top) drawn in white."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 4))
+    _av_panel(fig.add_subplot(1, 1, 1), frame, heatmap, boxes, title, alpha)
+    return fig
+
+
+def plot_av_heatmap(path: str | Path, frame: np.ndarray, heatmap: np.ndarray, **kwargs: Any) -> Path:
+    """Write :func:`av_heatmap_figure` to ``path`` (format from the suffix), atomically."""
+    return _save(av_heatmap_figure(frame, heatmap, **kwargs), path)
+
+
+def av_grid_figure(frames: Sequence[np.ndarray], heatmaps: Sequence[np.ndarray], *, boxes: Sequence[np.ndarray | None] | None = None,
+                   titles: Sequence[str] | None = None, ncols: int = 4, alpha: float = 0.5, suptitle: str | None = None):
+    """Grid of frames with heatmaps and boxes (see :func:`av_heatmap_figure`), ``ncols`` per row."""
+    from matplotlib.figure import Figure
+
+    n = len(frames)
+    if n == 0 or len(heatmaps) != n:
+        raise ValueError(f"av_grid_figure needs as many heatmaps as frames (at least one), got {n} and {len(heatmaps)}")
+    ncols = max(1, min(int(ncols), n))
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(2.2 * ncols, 2.4 * nrows))
+    for i in range(n):
+        _av_panel(fig.add_subplot(nrows, ncols, i + 1), frames[i], heatmaps[i], None if boxes is None else boxes[i],
+                  None if titles is None else titles[i], alpha)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    return fig
+
+
+def plot_av_grid(path: str | Path, frames: Sequence[np.ndarray], heatmaps: Sequence[np.ndarray], **kwargs: Any) -> Path:
+    """Write :func:`av_grid_figure` to ``path``, atomically."""
+    return _save(av_grid_figure(frames, heatmaps, **kwargs), path)

@@ -149,7 +149,7 @@ def test_adpit_gradients_and_shape_errors() -> None:
 
 
 def test_loss_registry() -> None:
-    assert set(LOSSES) == {"accdoa", "adpit", "sed", "doa", "sed-doa", "ntxent"}
+    assert set(LOSSES) == {"accdoa", "adpit", "sed", "doa", "sed-doa", "ntxent", "ezvsl", "slavc", "fnac"}
     assert isinstance(get_loss("ADPIT", distance_weight=0.5), AdpitLoss)
     with pytest.raises(ValueError, match="choose from accdoa, adpit"):
         get_loss("focal")

@@ -4,6 +4,9 @@
   textured backgrounds; sounding, silent and off-screen objects; silent and noise-only audio) as a
   torch ``Dataset``, deterministic and cached on disk.
 * :mod:`soundloc.av.sounds`: the spoken-digit bank (eSpeak NG voices).
+* :mod:`soundloc.av.models`: :class:`AVLocalizer` (image / audio encoders, similarity map, sounding-object
+  confidence), save / load; :mod:`soundloc.av.train`: EZ-VSL / SLAVC / FNAC training with checkpoints;
+  :mod:`soundloc.av.ema`: momentum target encoders.
 * :mod:`soundloc.av.glyphs`, :mod:`soundloc.av.textures`: digit glyphs from matplotlib's fonts, backgrounds.
 
 The metrics (cIoU, AUC, AP / max-F1) live in :mod:`soundloc.metrics.av`. Attributes load lazily.
@@ -25,6 +28,8 @@ _EXPORTS = {
     "AV_FS": "sounds",
     "DIGIT_WORDS": "sounds",
     "digit_speech_bank": "sounds",
+    "AVLocalizer": "models", "AVModelConfig": "models", "load_av_model": "models", "save_av_model": "models",
+    "AVTrainConfig": "train", "train_av": "train", "EMA": "ema",
 }
 
 __all__ = list(_EXPORTS)

@@ -32,6 +32,9 @@ COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect"
 """Sub-command modules, in the order ``--help`` lists them."""
 COMMANDS += ("score",)  # soundloc.cli.score: DCASE SELD scoring
 COMMANDS += ("train", "evaluate")  # soundloc.cli.train / .evaluate: SELD model training and DCASE evaluation
+COMMANDS += ("av-train",)  # soundloc.cli.av_train: train an audio-visual localizer
+COMMANDS += ("av-evaluate",)  # soundloc.cli.av_evaluate: score it (cIoU, AUC, AP / max-F1), best/worst grid
+COMMANDS += ("av-localize",)  # soundloc.cli.av_localize: heatmap over one frame
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"soundloc.cli.{name}")
+            module = importlib.import_module(f"soundloc.cli.{name.replace('-', '_')}")  # av-train -> av_train
         except ModuleNotFoundError as e:  # a command whose module is not there yet
-            if e.name != f"soundloc.cli.{name}":
+            if e.name != f"soundloc.cli.{name.replace('-', '_')}":
                 raise
             continue
         module.register(sub)

@@ -20,6 +20,7 @@ from torch import nn
 
 from soundloc.losses.accdoa import AccdoaLoss
 from soundloc.losses.adpit import ADPIT_ROWS, AdpitLoss, adpit_targets
+from soundloc.losses.av_contrastive import EZVSLLoss, FNACLoss, SLAVCLoss
 from soundloc.losses.ntxent import NTXentLoss
 from soundloc.losses.sed_doa import DoaLoss, SedDoaLoss, SedLoss
 
@@ -30,6 +31,7 @@ LOSSES: dict[str, type[nn.Module]] = {
     "doa": DoaLoss,
     "sed-doa": SedDoaLoss,
     "ntxent": NTXentLoss,
+    "ezvsl": EZVSLLoss, "slavc": SLAVCLoss, "fnac": FNACLoss,  # audio-visual (soundloc.losses.av_contrastive)
 }
 """Registry: loss name -> class."""
 
@@ -44,4 +46,5 @@ def get_loss(name: str, **kwargs: Any) -> nn.Module:
     return LOSSES[key](**kwargs)
 
 
-__all__ = ["ADPIT_ROWS", "LOSSES", "AccdoaLoss", "AdpitLoss", "DoaLoss", "NTXentLoss", "SedDoaLoss", "SedLoss", "adpit_targets", "get_loss"]
+__all__ = ["ADPIT_ROWS", "LOSSES", "AccdoaLoss", "AdpitLoss", "DoaLoss", "EZVSLLoss", "FNACLoss", "SLAVCLoss",
+           "NTXentLoss", "SedDoaLoss", "SedLoss", "adpit_targets", "get_loss"]

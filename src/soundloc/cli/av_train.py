@@ -1,0 +1,101 @@
+"""``soundloc av-train``: train an audio-visual localizer (EZ-VSL, SLAVC or FNAC) on a dataset.
+
+``soundloc av-train builtin --loss ezvsl --out RUN`` trains on the built-in offline benchmark (spoken
+digits and digit glyphs, :mod:`soundloc.av.synthetic`; generated once and cached). The model is selected
+on the **validation** split after every epoch (``--select``: cIoU AUC, cIoU@0.5, detection AP, or the
+unsupervised validation loss), never on test. RUN receives ``model.safetensors`` + ``model.json`` (the
+best epoch), ``checkpoint.*`` (the last epoch, with optimiser and RNG states: ``--resume`` continues
+bit-identically), ``history.json`` and ``data.json`` (the benchmark settings, for ``av-evaluate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _blocks(text: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated block counts such as 1,1,1, got '{text}'") from None
+    return out
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "av-train", help="train an audio-visual sound source localizer (EZ-VSL, SLAVC, FNAC)",
+        description=(__doc__ or "").replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", metavar="DATA", help="dataset: builtin (the offline benchmark)")
+    p.add_argument("--loss", required=True, choices=("ezvsl", "slavc", "fnac"), help="training objective")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder (created)")
+    p.add_argument("--epochs", type=int, default=20, help="epochs (default 20)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size, >= 2 (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
+    p.add_argument("--temperature", type=float, default=0.03, help="contrastive temperature (default 0.03)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, batch order and dropout (default 0)")
+    p.add_argument("--image-size", type=int, default=64, help="benchmark frame side in pixels (default 64)")
+    p.add_argument("--train-size", type=int, default=2000, help="training samples (default 2000)")
+    p.add_argument("--val-size", type=int, default=500, help="validation samples (default 500)")
+    p.add_argument("--test-size", type=int, default=1000, help="test samples recorded for av-evaluate (default 1000)")
+    p.add_argument("--voices", type=int, default=16, help="eSpeak voices in the benchmark's speech bank, >= 8 (default 16)")
+    p.add_argument("--embed-dim", type=int, default=128, help="audio-visual embedding size (default 128)")
+    p.add_argument("--width", type=int, default=32, help="channels of the first image stage (ResNet-18: 64; default 32)")
+    p.add_argument("--blocks", type=_blocks, default=(1, 1, 1), help="image residual blocks per stage (ResNet-18: 2,2,2,2; default 1,1,1)")
+    p.add_argument("--stem-stride", type=int, default=2, choices=(1, 2, 4), help="image stem stride (ResNet: 4; default 2)")
+    p.add_argument("--audio-width", type=int, default=32, help="channels of the first audio stage (default 32)")
+    p.add_argument("--visual-dropout", type=float, default=None, help="dropout on image features (default: 0.9 for slavc, else 0)")
+    p.add_argument("--image-weights", default=None, metavar="FILE", help="local safetensors file to start the image encoder from")
+    p.add_argument("--select", choices=("auc", "ciou", "ap", "loss"), default="auc",
+                   help="validation score that picks the best epoch (default auc)")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch in which this time ran out")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint (same options)")
+    p.add_argument("--cache-dir", default=None, help="benchmark cache folder (default: $SOUNDLOC_CACHE or ~/.cache/soundloc)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines on stderr")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from soundloc.av.models import AVModelConfig
+    from soundloc.av.train import AVTrainConfig, train_av
+    from soundloc.cli._av import bench_config, bench_to_dict, check_data, load_split
+    from soundloc.fileio import check_writable, write_json_atomic
+
+    check_data(args.data)
+    for name in ("train_size", "val_size", "test_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise ValueError(f"--max-minutes must be > 0, got {args.max_minutes}")
+    dropout = args.visual_dropout if args.visual_dropout is not None else (0.9 if args.loss == "slavc" else 0.0)
+    model = AVModelConfig(embed_dim=args.embed_dim, image_width=args.width, image_blocks=args.blocks, image_stem_stride=args.stem_stride,
+                          audio_width=args.audio_width, audio_blocks=(1,) * len(args.blocks),
+                          separate_projections=args.loss == "slavc", visual_dropout=dropout)
+    cfg = AVTrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
+                        seed=args.seed, model=model, image_weights=args.image_weights)
+    bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size), n_voices=args.voices)
+    run_dir = Path(args.out)
+    check_writable(run_dir / "data.json")
+    say = (lambda s: None) if args.quiet else (lambda s: print(f"soundloc av-train: {s}", file=sys.stderr, flush=True))
+    say(f"preparing the benchmark ({args.train_size} train, {args.val_size} val samples, {args.image_size} px)")
+    train = load_split(bench, "train", cache_dir=args.cache_dir)
+    val = load_split(bench, "val", cache_dir=args.cache_dir)
+    write_json_atomic(run_dir / "data.json", {"data": "builtin", "bench": bench_to_dict(bench)})
+    validate = None
+    if args.select != "loss":
+        from soundloc.metrics.av_eval import evaluate_av, model_predictor
+
+        key = {"auc": "auc", "ciou": "ciou_ap50", "ap": "ap"}[args.select]
+
+        def validate(m):  # type: ignore[no-untyped-def]
+            return float(getattr(evaluate_av(model_predictor(m), val), key))
+
+    max_s = None if args.max_minutes is None else 60.0 * args.max_minutes
+    doc = train_av(cfg, train, val, run_dir, resume=args.resume, validate=validate, log=say, max_seconds=max_s)
+    best = doc["best"]
+    print(f"best epoch {best['epoch']} (validation {args.select} {best['score']:.4f}); "
+          f"{len(doc['epochs'])} epochs in {doc['seconds']:.0f} s; model: {run_dir / 'model.safetensors'}")
+    return 0

@@ -1,0 +1,161 @@
+"""AVLocalizer: shapes, similarity = brute-force cosine, save/load round trip, refused tampering, image weights, EMA."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from soundloc.av.ema import EMA
+from soundloc.av.models import (
+    AVLocalizer,
+    AVModelConfig,
+    ResNetTrunk,
+    center_prior,
+    load_av_model,
+    load_image_weights,
+    save_av_model,
+)
+
+TINY = AVModelConfig(embed_dim=8, image_width=4, image_blocks=(1, 1), image_stem_stride=2, audio_width=4, audio_blocks=(1, 1))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One intra-op thread: tiny convolutions on a shared 2-core machine run much faster than with two."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _inputs(b: int = 3, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, size, size, generator=g), 0.1 * torch.randn(b, 4000, generator=g)
+
+
+def test_shapes_and_similarity() -> None:
+    torch.manual_seed(0)
+    m = AVLocalizer(config=TINY).eval()
+    f, a = _inputs()
+    with torch.no_grad():
+        out = m(f, a)
+    assert out["img_loc"].shape == (3, 8, 8, 8) and out["aud_loc"].shape == (3, 8)
+    assert torch.allclose(out["img_loc"].norm(dim=1), torch.ones(3, 8, 8), atol=1e-5)
+    # sim is the cosine of each location's raw projection with the audio projection (brute force)
+    with torch.no_grad():
+        v = m.img_proj(m.image_features(f)).numpy()
+        au = m.aud_proj(m.audio_features(a)).numpy()
+    i, y, x = 1, 2, 5
+    cos = v[i, :, y, x] @ au[i] / (np.linalg.norm(v[i, :, y, x]) * np.linalg.norm(au[i]))
+    assert float(out["sim"][i, y, x]) == pytest.approx(float(cos), abs=1e-5)
+    heat, conf = m.localize(f, a)
+    assert heat.shape == (3, 32, 32) and conf.shape == (3,)
+    assert float(heat.abs().max()) <= 1.0 + 1e-5 and bool(((conf > 0) & (conf < 1)).all())
+    # separate projections (SLAVC) give other correspondence embeddings
+    ms = AVLocalizer(config=AVModelConfig(**{**TINY.__dict__, "separate_projections": True})).eval()
+    with torch.no_grad():
+        o2 = ms(f, a)
+    assert o2["img_cor"].shape == o2["img_loc"].shape and not torch.allclose(o2["img_cor"], o2["img_loc"])
+
+
+def test_resnet18_layout() -> None:
+    t = ResNetTrunk(in_channels=3, width=64, blocks=(2, 2, 2, 2), stem_stride=4)
+    y = t(torch.rand(1, 3, 224, 224))
+    assert y.shape == (1, 512, 7, 7)
+    n = sum(p.numel() for p in t.parameters())
+    assert n == 11176512  # torchvision resnet18 without its 1000-class fc (11,689,512 - 513,000)
+
+
+def test_save_load_round_trip_and_tampering(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    m = AVLocalizer(config=TINY)
+    with torch.no_grad():  # non-trivial batch-norm statistics and confidence
+        m.train()(*_inputs(4))
+        m.conf_scale.fill_(3.0)
+    m.eval()
+    w, c = save_av_model(m, tmp_path / "m")
+    m2 = load_av_model(tmp_path / "m.json")
+    f, a = _inputs(seed=5)
+    h1, c1 = m.localize(f, a)
+    h2, c2 = m2.localize(f, a)
+    assert torch.equal(h1, h2) and torch.equal(c1, c2)
+    assert m2.config == TINY
+    # tampered weights: same shapes, other values -> SHA-256 mismatch
+    state = load_file(str(w))
+    state["img_proj.bias"] = state["img_proj.bias"] + 1.0
+    save_file(state, str(w))
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        load_av_model(tmp_path / "m")
+    # a tensor of another shape, a bad config
+    save_av_model(m, tmp_path / "m")
+    state = load_file(str(w))
+    state["aud_proj.bias"] = torch.zeros(9)
+    save_file(state, str(w))
+    with pytest.raises(ValueError, match="tensor 'aud_proj.bias' is"):
+        load_av_model(tmp_path / "m")
+    doc = json.loads(c.read_text())
+    doc["config"]["image_stem_stride"] = 3
+    c.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="image_stem_stride"):
+        load_av_model(tmp_path / "m")
+    doc["format"] = "soundloc-model"
+    c.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="is not a 'soundloc-av-model' file"):
+        load_av_model(tmp_path / "m")
+
+
+def test_image_weights(tmp_path: Path) -> None:
+    torch.manual_seed(2)
+    src = ResNetTrunk(in_channels=3, width=4, blocks=(1, 1), stem_stride=2)
+    state = {k: v.contiguous() for k, v in src.state_dict().items()}
+    state["fc.weight"] = torch.zeros(10, 8)  # a classifier head is ignored
+    save_file(state, str(tmp_path / "img.safetensors"))
+    m = AVLocalizer(config=TINY)
+    load_image_weights(m, tmp_path / "img.safetensors")
+    assert torch.equal(m.image.conv1.weight, src.conv1.weight)
+    wide = AVLocalizer(config=AVModelConfig(**{**TINY.__dict__, "image_width": 8}))
+    with pytest.raises(ValueError, match="img.safetensors': tensor 'conv1.weight' is"):
+        load_image_weights(wide, tmp_path / "img.safetensors")
+    with pytest.raises(ValueError, match="do not exist"):
+        load_image_weights(m, tmp_path / "none.safetensors")
+
+
+def test_config_and_input_errors() -> None:
+    with pytest.raises(ValueError, match="image_blocks"):
+        AVModelConfig(image_blocks=())
+    with pytest.raises(ValueError, match="visual_dropout"):
+        AVModelConfig(visual_dropout=1.0)
+    with pytest.raises(ValueError, match="unknown AV model config key 'depth'"):
+        AVModelConfig.from_dict({"depth": 3})
+    assert AVModelConfig.from_dict(TINY.to_dict()) == TINY
+    m = AVLocalizer(config=TINY)
+    with pytest.raises(ValueError, match="frames must be"):
+        m(torch.rand(2, 1, 32, 32), torch.rand(2, 4000))
+    with pytest.raises(ValueError, match="batch size"):
+        m(torch.rand(2, 3, 32, 32), torch.rand(3, 4000))
+
+
+def test_center_prior() -> None:
+    p = center_prior(9, 11)
+    assert p.shape == (9, 11) and float(p[4, 5]) == pytest.approx(1.0, abs=0.02)
+    assert torch.allclose(p, p.flip(0)) and torch.allclose(p, p.flip(1))
+
+
+def test_ema() -> None:
+    torch.manual_seed(3)
+    online = torch.nn.Linear(3, 2)
+    ema = EMA(online, momentum=0.75)
+    w0 = online.weight.detach().clone()
+    with torch.no_grad():
+        online.weight.add_(1.0)
+    ema.update(online)
+    assert torch.allclose(ema.target.weight, 0.75 * w0 + 0.25 * (w0 + 1.0))
+    assert not ema.target.weight.requires_grad
+    with pytest.raises(ValueError, match="momentum"):
+        EMA(online, momentum=1.0)

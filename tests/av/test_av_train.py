@@ -1,0 +1,117 @@
+"""AV training loop: exact resume, model selection on the validation score, checkpoints, config checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from soundloc.av.models import AVModelConfig, load_av_model
+from soundloc.av.train import AVTensors, AVTrainConfig, calibration_loss, train_av, validation_loss
+
+TINY = AVModelConfig(embed_dim=8, image_width=4, image_blocks=(1, 1), image_stem_stride=2, audio_width=4, audio_blocks=(1, 1))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One intra-op thread: tiny convolutions on a shared 2-core machine run much faster than with two."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _data(n: int, seed: int) -> AVTensors:
+    g = torch.Generator().manual_seed(seed)
+    frames = (torch.rand(n, 3, 32, 32, generator=g) * 255).to(torch.uint8)
+    audio = 0.1 * torch.randn(n, 2000, generator=g)
+    boxes = [np.array([[4, 4, 20, 20]], dtype=np.int64)] * n
+    return AVTensors(frames, audio, boxes, ["single"] * n)
+
+
+@pytest.mark.parametrize("loss", ["ezvsl", "slavc"])
+def test_exact_resume(tmp_path: Path, loss: str) -> None:
+    model = AVModelConfig(**{**TINY.__dict__, "separate_projections": loss == "slavc", "visual_dropout": 0.5 if loss == "slavc" else 0.0})
+    cfg = AVTrainConfig(loss=loss, epochs=3, batch_size=8, model=model, seed=4)
+    train, val = _data(24, 0), _data(8, 1)
+    full = train_av(cfg, train, val, tmp_path / "full")
+    part = train_av(AVTrainConfig(**{**cfg.__dict__, "epochs": 1}), train, val, tmp_path / "part")
+    assert len(part["epochs"]) == 1
+    # continue the 1-epoch run to 3 epochs: its checkpoint has another config -> refused, same config -> resumes
+    with pytest.raises(ValueError, match="another training config"):
+        train_av(cfg, train, val, tmp_path / "part", resume=True)
+    train_av(cfg, train, val, tmp_path / "cut", max_seconds=0.0)  # stops after epoch 1 (time limit)
+    resumed = train_av(cfg, train, val, tmp_path / "cut", resume=True)
+    assert [r["epoch"] for r in resumed["epochs"]] == [1, 2, 3]
+    a = load_file(str(tmp_path / "full" / "checkpoint.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "checkpoint.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in full["epochs"]] == [r["loss"] for r in resumed["epochs"]]
+    with pytest.raises(ValueError, match="no checkpoint"):
+        train_av(cfg, train, val, tmp_path / "none", resume=True)
+
+
+def test_selection_uses_the_validation_score(tmp_path: Path) -> None:
+    cfg = AVTrainConfig(epochs=3, batch_size=8, model=TINY)
+    scores = iter([0.2, 0.9, 0.5])
+    seen: list[int] = []
+
+    def validate(m: torch.nn.Module) -> float:
+        seen.append(1)
+        return next(scores)
+
+    doc = train_av(cfg, _data(16, 0), _data(8, 1), tmp_path, validate=validate)
+    assert len(seen) == 3 and doc["best"] == {"epoch": 2, "score": 0.9}
+    hist = json.loads((tmp_path / "history.json").read_text())
+    assert [r["val_score"] for r in hist["epochs"]] == [0.2, 0.9, 0.5]
+    # model.safetensors is epoch 2's model, not the last one
+    best = load_av_model(tmp_path / "model")
+    last = load_file(str(tmp_path / "checkpoint.safetensors"))
+    assert not torch.equal(best.state_dict()["img_proj.weight"], last["model.img_proj.weight"])
+
+
+def test_default_selection_is_the_validation_loss_and_training_lowers_it(tmp_path: Path) -> None:
+    # a learnable pairing: the sound's pitch says where the bright square is
+    n = 32
+    frames = torch.zeros(n, 3, 32, 32)
+    audio = torch.zeros(n, 2000)
+    t = torch.arange(2000) / 16000
+    for i in range(n):
+        q = i % 4
+        y, x = 16 * (q // 2), 16 * (q % 2)
+        frames[i, :, y:y + 16, x:x + 16] = 1.0
+        audio[i] = 0.5 * torch.sin(2 * torch.pi * (400 + 900 * q) * t)
+    data = AVTensors((frames * 255).to(torch.uint8), audio, [np.zeros((0, 4), np.int64)] * n, ["single"] * n)
+    cfg = AVTrainConfig(epochs=6, batch_size=8, lr=3e-3, temperature=0.1, model=TINY)
+    from soundloc.av.train import build_av_model
+
+    before = validation_loss(build_av_model(cfg), cfg, data)
+    doc = train_av(cfg, data, data, tmp_path)
+    assert doc["best"]["score"] == max(r["val_score"] for r in doc["epochs"])
+    assert -doc["best"]["score"] < before
+
+
+def test_calibration_separates_matched_and_mismatched() -> None:
+    from soundloc.av.models import AVLocalizer
+
+    m = AVLocalizer(config=TINY)
+    img = torch.nn.functional.normalize(torch.randn(4, 8, 2, 2), dim=1)
+    out = {"img_loc": img, "aud_loc": img[:, :, 0, 0]}
+    # matched pairs have max similarity 1; at scale 10, offset -5 the loss is below that of a flat confidence
+    assert float(calibration_loss(m, out).detach()) < float(torch.log(torch.tensor(2.0)))
+
+
+def test_config_errors() -> None:
+    with pytest.raises(ValueError, match="unknown AV loss 'lvs'"):
+        AVTrainConfig(loss="lvs")
+    with pytest.raises(ValueError, match="batch_size"):
+        AVTrainConfig(batch_size=1)
+    cfg = AVTrainConfig(model=TINY)
+    assert AVTrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train_av(AVTrainConfig(batch_size=64, model=TINY), _data(8, 0), _data(8, 1), "/nonexistent/run")
