@@ -15,6 +15,7 @@ the *final* path, never the temporary one, e.g.
 from __future__ import annotations
 
 import errno as _errno
+import hashlib
 import json
 import os
 import secrets
@@ -196,3 +197,23 @@ def load_json(path: str | Path, *, what: str = "file") -> Any:
         raise ValueError(f"{what} '{p}' is not valid JSON: {e}") from None
     except RecursionError:
         raise ValueError(f"{what} '{p}' is nested too deeply to be a soundloc JSON file") from None
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks (weights and checkpoint integrity)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def missing_folders(path: str | os.PathLike[str]) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, innermost first (what ``mkdir -p``
+    would create: a failed run removes exactly these and nothing else)."""
+    missing = []
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    return missing

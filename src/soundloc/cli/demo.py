@@ -51,7 +51,7 @@ import time
 from pathlib import Path
 
 from soundloc.cli._text import align_table
-from soundloc.fileio import write_json_atomic
+from soundloc.fileio import missing_folders, write_json_atomic
 
 DEFAULT_SEED = 0
 
@@ -123,17 +123,6 @@ def _check_out(out: Path) -> None:
         raise ValueError(f"--out {out}: cannot write in {probe} ({e.strerror or type(e).__name__})") from None
 
 
-def _make_out(out: Path) -> list[Path]:
-    """Create ``out`` (and missing parents); return the folders this call created, outermost first."""
-    created = []
-    p = out
-    while not p.exists() and p != p.parent:
-        created.append(p)
-        p = p.parent
-    out.mkdir(parents=True, exist_ok=True)
-    return created[::-1]
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -196,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
     created: list[Path] = []
     written: list[Path] = []
     try:
-        created = _make_out(out)
+        created = missing_folders(out)[::-1]  # outermost first
+        out.mkdir(parents=True, exist_ok=True)
         write_audio(wav, mix, fs)
         written.append(wav)
         plot_polar_spectrum(results, png, truth=truth, truth_labels=[c.label for c in clips],

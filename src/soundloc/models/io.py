@@ -16,7 +16,6 @@ first, so a config never points at half-written weights.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from soundloc.fileio import atomic_path, load_json, write_json_atomic
+from soundloc.fileio import atomic_path, load_json, sha256_file, write_json_atomic
 from soundloc.models.seld import SeldConfig, SeldModel, build_model
 
 FORMAT = "soundloc-model"
@@ -42,14 +41,6 @@ def model_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return p.with_name(p.name + WEIGHTS_SUFFIX), p.with_name(p.name + CONFIG_SUFFIX)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_checked(tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], *, fmt: str,
                  fields: Mapping[str, Any]) -> tuple[Path, Path]:
     """Write ``tensors`` to ``<path>.safetensors`` and ``{"format": fmt, **fields, "weights": {file, sha256}}``
@@ -59,7 +50,7 @@ def save_checked(tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[st
     state = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_path(weights) as tmp:
         save_file(state, str(tmp), metadata={"format": fmt})
-    doc = {"format": fmt, **fields, "weights": {"file": weights.name, "sha256": _sha256(weights)}}
+    doc = {"format": fmt, **fields, "weights": {"file": weights.name, "sha256": sha256_file(weights)}}
     write_json_atomic(config, doc)
     return weights, config
 
@@ -111,7 +102,7 @@ def load_checked_tensors(weights: Path, config: Path, sha256: str,
             if got.shape != v.shape or got.dtype != v.dtype:
                 raise ValueError(f"model weights '{weights}': tensor '{k}' is {got.dtype} {tuple(got.shape)}, the model "
                                  f"needs {v.dtype} {tuple(v.shape)}")
-    if _sha256(weights) != sha256:
+    if sha256_file(weights) != sha256:
         raise ValueError(f"model weights '{weights}' differ from the ones saved with '{config.name}' (SHA-256 mismatch: "
                          "modified or corrupt)")
     return state

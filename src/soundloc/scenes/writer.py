@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from soundloc.dataformat import DATASET_JSON, DISTANCE_UNIT, FORMAT_VERSION, MANIFEST, clip_paths, write_dcase_csv
-from soundloc.fileio import TEMP_SUFFIX, disk_usage, format_bytes, load_json, write_json_atomic, write_text_atomic
+from soundloc.fileio import TEMP_SUFFIX, disk_usage, format_bytes, load_json, missing_folders, write_json_atomic, write_text_atomic
 
 DATASET_FORMAT = "soundloc-dataset"
 """The ``"format"`` field of every ``dataset.json`` soundloc writes: its signature."""
@@ -336,16 +336,6 @@ def _has_clips(out: Path, header: dict) -> bool:
     return any(not p.name.startswith(".") for p in _our_clip_files(out, header))
 
 
-def _missing_folders(out: Path) -> list[Path]:
-    """``out`` and those of its parents that do not exist yet, innermost first."""
-    missing = []
-    p = out
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    return missing
-
-
 def _prepare_folder(out: Path, header: dict, overwrite: bool) -> bool:
     """Make ``out`` ready for the dataset of ``header``; returns whether this call wrote
     ``dataset.json`` where there was none (so a failed run may remove it again)."""
@@ -412,7 +402,7 @@ def estimate_clip_bytes(config) -> int:
 
 
 def _free_bytes(out: Path) -> int:
-    missing = _missing_folders(out)
+    missing = missing_folders(out)
     return int(shutil.disk_usage(missing[-1].parent if missing else out).free)
 
 
@@ -523,7 +513,7 @@ def generate_dataset(
         raise ValueError(f"corpus '{config.corpus}' has no audio clips")
     ctx = ClipContext(config, seed, corpus)
     header = dataset_header(config, seed, corpus, ctx.plan, ctx.array)
-    new_dirs = _missing_folders(out)
+    new_dirs = missing_folders(out)
     created = False
     try:
         created = _prepare_folder(out, header, overwrite)

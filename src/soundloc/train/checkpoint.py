@@ -12,7 +12,6 @@ hyper-parameters, numpy and python RNG states, the history of epoch rows and the
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundloc.fileio import atomic_path, load_json, write_json_atomic
+from soundloc.fileio import atomic_path, load_json, sha256_file, write_json_atomic
 
 FORMAT = "soundloc-checkpoint"
 VERSION = 1
@@ -62,14 +61,6 @@ class TrainState:
                    history=list(d.get("history") or []), best_epoch=d.get("best_epoch"), best_val=d.get("best_val"),
                    bad_epochs=int(d.get("bad_epochs", 0)), done=bool(d.get("done", False)),
                    loss_sum=float(d.get("loss_sum", 0.0)))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _cpu(t: torch.Tensor) -> torch.Tensor:
@@ -125,7 +116,7 @@ def save_checkpoint(run: str | Path, *, model: torch.nn.Module, optimizer: torch
         save_file(tensors, str(tmp))
     doc = {"format": FORMAT, "version": VERSION, "train_config": dict(train_config), "model_config": dict(model_config),
            "state": state.to_dict(), "optimizer": {"param_groups": opt["param_groups"]}, "rng": rng_j,
-           "weights": {"file": weights.name, "sha256": _sha256(weights)}}
+           "weights": {"file": weights.name, "sha256": sha256_file(weights)}}
     path = run / CHECKPOINT_JSON
     write_json_atomic(path, doc)
     for old in run.glob("checkpoint-*.safetensors"):
@@ -148,7 +139,7 @@ def read_checkpoint(run: str | Path) -> tuple[dict[str, Any], dict[str, torch.Te
     weights = run / str(doc["weights"]["file"])
     if not weights.is_file():
         raise ValueError(f"{weights}: checkpoint tensors are missing")
-    if _sha256(weights) != doc["weights"]["sha256"]:
+    if sha256_file(weights) != doc["weights"]["sha256"]:
         raise ValueError(f"{weights}: checkpoint tensors do not match their sha256 (changed or corrupt)")
     try:
         tensors = load_file(str(weights))
