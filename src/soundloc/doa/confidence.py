@@ -30,9 +30,11 @@ The calibration (``benchmarks/confidence.py --calibrate`` writes :data:`CALIBRAT
     are localized at several window lengths; the same for first-order ambisonics (key ``foa``:
     SRP-PHAT, MUSIC, NormMUSIC and the intensity-vector ``iv`` on diffuse FOA noise,
     :func:`soundloc.scenes.mix.diffuse_foa_noise`, whose channels are uncorrelated with energies
-    1, 1/3, 1/3, 1/3); the table stores quantiles of ``log(ratio)`` per
-    number of STFT frames. Looking a ratio up interpolates the empirical CDF between the stored
-    quantiles and between window lengths (in log frames; clamped outside the calibrated range).
+    1, 1/3, 1/3, 1/3; windows drawn at each length, so the null includes the few-percent random
+    channel gains of a short window, to which FOA methods, reading channel ratios, are
+    sensitive); the table stores quantiles of ``log(ratio)`` per number of STFT frames. Looking
+    a ratio up interpolates the empirical CDF between the stored quantiles and between window
+    lengths (in log frames; clamped outside the calibrated range).
     An array that matches no preset (by geometry) uses the largest quantile over all presets --
     the most conservative null. A method without a table (a localizer added after the
     calibration) gets no confidence (``NaN``) and only the energy gate applies.
