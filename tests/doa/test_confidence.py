@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from doa_test_signals import plane_wave, white_noise
 
-from soundloc.doa import LOCALIZERS, SRPPHAT, get_localizer
+from soundloc.ambisonics import FoaFormat, encode_plane_wave
+from soundloc.doa import LOCALIZERS, SRPPHAT, get_localizer, localizers_for
+from soundloc.doa.batch import resolve_grid
 from soundloc.doa.confidence import (
     ANY_ARRAY,
     DEFAULT_MIN_CONFIDENCE,
@@ -30,8 +32,9 @@ from soundloc.doa.confidence import (
     peak_statistic,
     statistic_for,
 )
-from soundloc.geometry import PRESETS, AzimuthGrid, MicArray, SphereGrid
-from soundloc.scenes.mix import diffuse_noise
+from soundloc.geometry import PRESETS, AzimuthGrid, MicArray, SphereGrid, unit_vectors_deg
+from soundloc.metrics.doa import angular_error_deg
+from soundloc.scenes.mix import diffuse_foa_noise, diffuse_noise
 
 FS = 16000
 CLASSIC = ("gcc-phat", "srp-phat", "music", "normmusic")
@@ -228,3 +231,58 @@ def test_every_registered_classic_method_has_a_table():
     for m in CLASSIC:
         assert m in LOCALIZERS
         assert null_table(m, MicArray.preset("tetra"), SphereGrid(500)) is not None
+
+
+# --- first-order ambisonics: its own null, calibrated on diffuse FOA noise -------------------------
+
+FOA_METHODS = ("srp-phat", "music", "normmusic", "iv")
+
+
+def test_shipped_table_has_the_foa_entries():
+    data = load_calibration()
+    foa = FoaFormat()
+    assert sorted(localizers_for(foa)) == sorted(FOA_METHODS)
+    for m in FOA_METHODS:
+        for k in ("2d", "3d"):
+            q = np.asarray(data["tables"][m][f"foa/{k}"])
+            assert q.shape == (len(data["frames"]), len(data["levels"])), (m, k)
+            assert np.all(np.diff(q, axis=1) >= 0) and np.all(q[:, 0] >= -1e-6), (m, k)  # log(peak / median) >= 0
+        assert data["foa"]["windows"][m] >= 200 and data["foa"]["seed"][m] != 2  # 2: the evaluation seed
+        # found whatever the format's name, on the grid --grid auto picks; never the mic arrays' null
+        for fmt in (foa, FoaFormat(name="my-recorder")):
+            table = null_table(m, fmt, resolve_grid("auto", fmt))
+            assert table is not None
+            np.testing.assert_array_equal(table.quantiles, data["tables"][m]["foa/3d"])
+    assert "foa/3d" not in data["tables"]["gcc-phat"]  # GCC-PHAT does not run on coincident channels
+
+
+def _diffuse_foa(count: int, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (0.05 * np.stack([diffuse_foa_noise(rng, n, FS, "pink") for _ in range(count)])).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def foa_noise() -> np.ndarray:
+    return _diffuse_foa(40, FS // 2, seed=424242)  # a seed the calibration never used; 0.5-s windows
+
+
+@pytest.mark.parametrize("method", FOA_METHODS)
+def test_foa_diffuse_noise_gets_low_confidence_and_no_source_by_default(method, foa_noise):
+    foa = FoaFormat()
+    res = get_localizer(method, foa, FS, grid=resolve_grid("auto", foa)).locate_batch(foa_noise)
+    conf = np.array([r.confidence[0] for r in res])
+    assert np.all(np.isfinite(conf))  # calibrated: no NaN any more
+    # nominal false-alarm rate 1 - 0.97: 6 or more of 40 has probability < 0.5 %
+    assert sum(r.window_decision == "source" for r in res) <= 5, conf
+    assert np.median(conf) < 0.8
+
+
+@pytest.mark.parametrize("method", FOA_METHODS)
+def test_foa_plane_wave_gets_high_confidence(method):
+    foa = FoaFormat()
+    rng = np.random.default_rng(11)
+    x = encode_plane_wave(white_noise(FS // 2, rng), unit_vectors_deg(-70.0, 25.0))  # (4, N) ACN/SN3D
+    x = x + 0.1 * np.std(x[0]) * _diffuse_foa(1, FS // 2, seed=12)[0] / 0.05  # 20 dB SNR on W
+    res = get_localizer(method, foa, FS, grid=resolve_grid("auto", foa)).locate(x.astype(np.float32))
+    assert res.confidence[0] > 0.99 and res.window_decision == "source"
+    assert angular_error_deg(res.azimuth[0], res.elevation[0], -70.0, 25.0) < 8.0

@@ -16,15 +16,25 @@ The statistic (:data:`STATISTICS`, per method):
     reverberant one-source scenes the ratio to the median detected fewer sources for GCC-PHAT
     at the same false-alarm rate: the median rises with the source, because many directions
     partly agree with its pair delays.)
+    ``iv``'s spectrum is its smoothed direction histogram (votes weighted by directness): diffuse
+    noise spreads the votes over the whole sphere, so the median is positive (no window of the
+    calibration had a zero median; the benchmark refuses to calibrate on non-finite statistics)
+    and ``peak / median`` measures how concentrated the votes are. A single plane wave puts
+    every vote within the kernel's reach of one point: a zero median, ratio ``inf``, confidence 1.
 
 The calibration (``benchmarks/confidence.py --calibrate`` writes :data:`CALIBRATION_FILE`):
     For every method, every array preset and both grid kinds (azimuth-only ``2d``: the circle, or
     the half circle for linear arrays as ``--grid auto`` picks it; ``3d``: the sphere of
     ``default_grid(array, 3)``), hundreds of windows of pink diffuse noise
     (:func:`soundloc.scenes.mix.diffuse_noise`, 16 kHz, STFT 512 / hop 256, the default band)
-    are localized at several window lengths; the table stores quantiles of ``log(ratio)`` per
-    number of STFT frames. Looking a ratio up interpolates the empirical CDF between the stored
-    quantiles and between window lengths (in log frames; clamped outside the calibrated range).
+    are localized at several window lengths; the same for first-order ambisonics (key ``foa``:
+    SRP-PHAT, MUSIC, NormMUSIC and the intensity-vector ``iv`` on diffuse FOA noise,
+    :func:`soundloc.scenes.mix.diffuse_foa_noise`, whose channels are uncorrelated with energies
+    1, 1/3, 1/3, 1/3; windows drawn at each length, so the null includes the few-percent random
+    channel gains of a short window, to which FOA methods, reading channel ratios, are
+    sensitive); the table stores quantiles of ``log(ratio)`` per number of STFT frames. Looking
+    a ratio up interpolates the empirical CDF between the stored quantiles and between window
+    lengths (in log frames; clamped outside the calibrated range).
     An array that matches no preset (by geometry) uses the largest quantile over all presets --
     the most conservative null. A method without a table (a localizer added after the
     calibration) gets no confidence (``NaN``) and only the energy gate applies.
@@ -199,14 +209,16 @@ def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
 
 def null_table(method: str, array: ArrayModel, grid: DOAGrid, *, path: str | Path | None = None) -> NullTable | None:
     """The null of ``method`` for ``array`` on ``grid`` (``None`` when the method is not calibrated
-    for it: a coincident FOA array needs its own table, the mic arrays' do not apply to it)."""
+    for it). A coincident FOA array uses its own table ``"foa/<2d|3d>"`` (calibrated on diffuse
+    FOA noise; any :class:`~soundloc.ambisonics.FoaFormat`, whatever its ``name``): the mic
+    arrays' tables, including the conservative ``*`` one, never apply to it."""
     data = load_calibration(path)
     tables = data["tables"].get(method)
     if tables is None:
         return None
     kind = grid_kind(grid)
-    if not isinstance(array, MicArray):
-        key = f"{array.name}/{kind}"
+    if not isinstance(array, MicArray):  # a coincident format: its own null, by kind ("foa"), whatever its name
+        key = f"{getattr(array, 'kind', array.name)}/{kind}"
         if key not in tables:
             return None
     else:
