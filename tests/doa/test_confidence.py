@@ -59,8 +59,36 @@ def test_null_table_interpolates_in_log_frames_and_clamps():
     t = NullTable(np.array([10.0, 40.0]), lev, np.array([[0.0, 0.1, 0.2], [0.0, 0.05, 0.1]]))
     r = math.exp(0.075)
     assert t.confidence(r, 20.0) == pytest.approx(0.5)  # log-midpoint of 10 and 40: median 0.075
-    assert t.confidence(r, 5.0) == pytest.approx(0.375)  # clamped to the 10-frame row
+    assert t.confidence(r, 10.0) == pytest.approx(0.375)  # the 10-frame row
+    # shorter than the shortest calibrated window: the null is wider, so no confidence (not clamped)
+    assert np.isnan(t.confidence(r, 5.0))
     assert t.confidence(r, 400.0) == pytest.approx(0.75)  # clamped to the 40-frame row
+
+
+@pytest.mark.parametrize("kwargs", [{"fs": 48000}, {"fs": 16000, "nfft": 1024}, {"fs": 16000, "fmax": 4000.0},
+                                    {"fs": 16000, "fmin": 100.0}])
+def test_confidence_is_nan_away_from_the_calibrated_settings(kwargs):
+    """The table holds at 16 kHz, nfft 512, hop 256 and the default band only (at 48 kHz diffuse
+    noise passed 0.97 in 22-32 % of windows): elsewhere no confidence, the energy gate alone decides."""
+    from soundloc.doa import get_localizer
+    from soundloc.geometry import MicArray
+
+    fs = kwargs.pop("fs")
+    arr = MicArray.preset("circular4")
+    x = np.random.default_rng(3).standard_normal((4, fs // 2)).astype(np.float32)
+    loc = get_localizer("srp-phat", arr, fs, **kwargs)
+    res = loc.locate(x)
+    assert np.all(np.isnan(res.confidence)) and res.decision == ("source",)
+    assert np.all(np.isfinite(get_localizer("srp-phat", arr, 16000).locate(x).confidence))
+
+
+def test_confidence_is_nan_for_windows_shorter_than_calibrated():
+    from soundloc.doa import get_localizer
+    from soundloc.geometry import MicArray
+
+    loc = get_localizer("srp-phat", MicArray.preset("circular4"), 16000)
+    x = np.random.default_rng(4).standard_normal((4, 600)).astype(np.float32)  # 1 STFT frame (5 calibrated)
+    assert np.all(np.isnan(loc.locate(x).confidence))
 
 
 def test_peak_ratio_against_brute_force():

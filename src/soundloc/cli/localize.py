@@ -432,7 +432,8 @@ def _write_plots(args: argparse.Namespace, files: Sequence[Path], results: list[
             if args.frame_length is None:
                 written.append(plot_polar_spectrum(results[i], target, title=str(f)))
             else:
-                written.append(plot_polar_spectrum(whole[i], target, title=f"{f} (whole file)"))
+                if whole[i]:  # methods that sum frame statistics (not iv): the whole file's spectrum
+                    written.append(plot_polar_spectrum(whole[i], target, title=f"{f} (whole file)"))
                 written.append(plot_doa_vs_time(results[i], time_plot_path(target), title=str(f)))
         except OSError as e:
             raise ValueError(f"--plot: cannot write {target} ({e.strerror or type(e).__name__})") from e

@@ -25,6 +25,7 @@ from soundloc.device import resolve_device
 from soundloc.doa.confidence import (
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_MIN_LEVEL_DBFS,
+    calibrated_settings,
     check_thresholds,
     decide,
     level_dbfs,
@@ -35,6 +36,9 @@ from soundloc.doa.confidence import (
 from soundloc.features.stft import stft
 from soundloc.geometry import SPEED_OF_SOUND, AzimuthGrid, DOAGrid, MicArray, wrap_azimuth_deg
 from soundloc.spectral import band_bins
+
+DEFAULT_FMIN_HZ = 300.0
+"""Default lowest analysed frequency of every localizer (see :class:`Localizer`)."""
 
 
 def _json_float(v: Any) -> float | None:
@@ -197,7 +201,7 @@ class Localizer:
         grid: DOAGrid | None = None,
         nfft: int = 512,
         hop: int | None = None,
-        fmin: float = 300.0,
+        fmin: float = DEFAULT_FMIN_HZ,
         fmax: float | None = None,
         c: float = SPEED_OF_SOUND,
         device: str = "cpu",
@@ -225,6 +229,8 @@ class Localizer:
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         min_confidence, min_level_dbfs = check_thresholds(min_confidence, min_level_dbfs)
+        fmin_given = None if fmin == DEFAULT_FMIN_HZ else fmin
+        fmax_given = fmax
         fs = int(fs)
         nyq = fs / 2.0
         fmax = min(nyq, self.default_fmax_hz) if fmax is None else float(fmax)
@@ -253,7 +259,11 @@ class Localizer:
         self.min_confidence = min_confidence
         self.min_level_dbfs = min_level_dbfs
         self._setup()
-        self._null = null_table(self.name, array, grid)
+        default_band = fmin_given is None and fmax_given is None
+        calibrated = calibrated_settings(self.fs, self.nfft, self.hop, default_band=default_band)
+        self._null = null_table(self.name, array, grid) if calibrated else None
+        # the method has a table for this array and grid, but not at these STFT settings
+        self.confidence_uncalibrated = not calibrated and null_table(self.name, array, grid) is not None
 
     # -- to implement -----------------------------------------------------
     def _setup(self) -> None:

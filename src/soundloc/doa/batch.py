@@ -95,7 +95,7 @@ class LocalizeEvent:
     """One thing :func:`iter_localize` has to say, as soon as it is known.
 
     Attributes:
-        index: the file's position in the input list.
+        index: the file's position in the input list (-1 for a notice about the whole run).
         kind: ``"result"`` (a whole-file result, or one window's), ``"whole"`` (the whole-file
             result of a file located in windows, with ``keep_whole``), ``"error"`` (the file is
             skipped from here on; results it already gave stay valid) or ``"notice"``.
@@ -341,6 +341,15 @@ def _run(
         return iter_audio_blocks(files[i], o.block_frames, fs=o.fs, channels=M, resample=o.resample, select=select)
 
     try:
+        # once per sample rate: a method whose confidence table does not hold at these settings
+        known = {rate_of(i) for i in range(len(files)) if i not in early}
+        for rate in sorted(x for x in known if x is not None):
+            off = [m for m, loc in locs_at(rate, files[0]).items() if loc.confidence_uncalibrated]
+            if off:
+                yield from say(LocalizeEvent(-1, "notice", message=(
+                    f"{', '.join(off)} at {rate} Hz: the confidence is calibrated at 16000 Hz with nfft 512, hop 256 "
+                    "and the default band only, so these estimates carry none (null) and only the energy gate "
+                    "(--min-level) decides; resample with --fs 16000 to use it")))
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i in range(len(files)):
             if i in early:
@@ -418,13 +427,15 @@ def _stream_file(
     locs = locs_at(rate, f)
     accs: dict[str, FrameAccumulator] = {}
     if o.frame_length is None:
-        for m in methods:
-            if locs[m].frame_statistic_for_array() is None:
-                yield from say(LocalizeEvent(i, "error", message=(
-                    f"{f}: too long for whole-file {m} ({STREAM_BYTES // 2**20} MiB of audio at most); "
-                    "localize it in windows (--frame-length)")))
-                return
-            accs[m] = locs[m].accumulator()
+        # a method that cannot sum frame statistics skips this file; the others still give results
+        accs = {m: locs[m].accumulator() for m in methods if locs[m].frame_statistic_for_array() is not None}
+        skipped = [m for m in methods if m not in accs]
+        if skipped:
+            yield from say(LocalizeEvent(i, "error", message=(
+                f"{f}: too long for whole-file {', '.join(skipped)} ({STREAM_BYTES // 2**20} MiB of audio at most); "
+                "localize it in windows (--frame-length)")))
+        if not accs:
+            return
     elif o.keep_whole:  # whole-file results beside the windows (for plots), where the method can accumulate
         accs = {m: locs[m].accumulator() for m in methods if locs[m].frame_statistic_for_array() is not None}
 

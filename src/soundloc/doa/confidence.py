@@ -50,8 +50,11 @@ Decisions (per source): ``"source"``, ``"below-level"`` (the gate, checked first
 
 Limits: the null is diffuse *noise*; a second coherent source, a fan or a loudspeaker hum is a
 real directional source to this test. Ratios of the second and later peaks are scored against
-the null of the strongest peak (conservative: fewer false alarms). Other sample rates, FFT sizes
-and bands use the same table (the null depends mostly on the number of frames and the grid).
+the null of the strongest peak (conservative: fewer false alarms). The table holds for the settings
+it was made at (16 kHz, nfft 512, hop 256, the default band; windows of at least 5 STFT frames):
+at other rates, FFT sizes, hops or bands, and for shorter windows, the null differs (48 kHz diffuse
+noise passed the 0.97 threshold in 22-32 % of 1-s windows), so there the confidence is ``NaN``
+(uncalibrated) and only the energy gate decides; resample to 16 kHz (``--fs 16000``) to use it.
 """
 
 from __future__ import annotations
@@ -160,9 +163,14 @@ class NullTable:
     levels: np.ndarray
     quantiles: np.ndarray
 
-    def _quantiles_at(self, frames: float) -> np.ndarray:
+    def _quantiles_at(self, frames: float) -> np.ndarray | None:
+        """The null quantiles for windows of ``frames`` STFT frames (interpolated in log frames;
+        the longest calibrated length above it); ``None`` below the shortest calibrated length,
+        where the null is wider than any stored one (uncalibrated, not clamped)."""
         lf = np.log(np.asarray(self.frames, dtype=np.float64))
         x = math.log(max(float(frames), 1.0))
+        if x < lf[0] - 1e-9:
+            return None
         if x <= lf[0]:
             return np.asarray(self.quantiles[0], dtype=np.float64)
         if x >= lf[-1]:
@@ -179,6 +187,8 @@ class NullTable:
         """
         r = np.asarray(ratio, dtype=np.float64)
         q = self._quantiles_at(frames)
+        if q is None:  # shorter than any calibrated window
+            return np.full(r.shape, np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             lr = np.log(np.where(r > 0, r, np.nan))
         lr = np.where(r == 0, -np.inf, lr)
@@ -207,11 +217,20 @@ def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
     return _load(str(CALIBRATION_FILE if path is None else path))
 
 
+def calibrated_settings(fs: int, nfft: int, hop: int, *, default_band: bool, path: str | Path | None = None) -> bool:
+    """Whether the table applies to a localizer at ``fs`` Hz, ``nfft`` / ``hop`` samples and (if
+    ``default_band``) its default analysis band: the settings the table was calibrated at."""
+    data = load_calibration(path)
+    want = (data.get("fs"), data.get("nfft"), data.get("hop"))
+    return default_band and (int(fs), int(nfft), int(hop)) == want
+
+
 def null_table(method: str, array: ArrayModel, grid: DOAGrid, *, path: str | Path | None = None) -> NullTable | None:
     """The null of ``method`` for ``array`` on ``grid`` (``None`` when the method is not calibrated
-    for it). A coincident FOA array uses its own table ``"foa/<2d|3d>"`` (calibrated on diffuse
-    FOA noise; any :class:`~soundloc.ambisonics.FoaFormat`, whatever its ``name``): the mic
-    arrays' tables, including the conservative ``*`` one, never apply to it."""
+    for it; see :func:`calibrated_settings` for the STFT settings it needs). A coincident FOA array
+    uses its own table ``"foa/<2d|3d>"`` (calibrated on diffuse FOA noise; any
+    :class:`~soundloc.ambisonics.FoaFormat`, whatever its ``name``): the mic arrays' tables,
+    including the conservative ``*`` one, never apply to it."""
     data = load_calibration(path)
     tables = data["tables"].get(method)
     if tables is None:
