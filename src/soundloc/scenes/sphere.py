@@ -222,8 +222,8 @@ def foa_encoder_band_limit(foa: ArrayLike, fs: int, band_limit: float, rng: np.r
     * Y, Z, X are the ideal channels below ``band_limit`` and, through a power-complementary
       raised-cosine crossfade over ``transition_octaves`` above it (gains ``w`` and
       ``sqrt(1 - w^2)``), a *spatially aliased* component above: W through an independent random
-      all-pass filter per channel (unit magnitude, a random phase drawn every ``1 / (2 spread_s)``
-      Hz and interpolated linearly, so its energy stays within about ``+-spread_s`` of the
+      all-pass filter per channel (unit magnitude, a random-walk phase with a step every
+      ``1 / (2 spread_s)`` Hz, interpolated linearly, so its energy stays within about ``+-spread_s`` of the
       arrival), scaled by ``1 / sqrt(3)``.
 
     So every plane wave keeps its first-order energy at every frequency outside the crossfade
@@ -258,7 +258,11 @@ def foa_encoder_band_limit(foa: ArrayLike, fs: int, band_limit: float, rng: np.r
     ramp = np.clip(np.log2(np.maximum(f, 1e-12) / band_limit) / transition_octaves, 0.0, 1.0)
     w = np.cos(0.5 * np.pi * ramp)  # 1 below the band limit, 0 above the transition
     n_knots = int(math.ceil(fs / 2.0 * 2.0 * spread_s)) + 2
-    knots = rng.uniform(-np.pi, np.pi, (*x.shape[:-2], 3, n_knots))
+    # a random walk of phases (uniform start, steps uniform in (-pi, pi)): every interpolated phase is
+    # uniform mod 2 pi, so the aliased part is uncorrelated with W on average; independent uniform
+    # knots would not be (the straight line between -3 and +3 rad passes through 0, not pi)
+    lead = (*x.shape[:-2], 3)
+    knots = rng.uniform(-np.pi, np.pi, (*lead, 1)) + np.cumsum(rng.uniform(-np.pi, np.pi, (*lead, n_knots)), axis=-1)
     pos = f / (fs / 2.0) * (n_knots - 1)
     i0 = np.minimum(np.floor(pos).astype(np.int64), n_knots - 2)
     frac = pos - i0
