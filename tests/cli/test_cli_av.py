@@ -97,6 +97,20 @@ def test_resume_continues(run: tuple[Path, Path], tmp_path: Path) -> None:
     assert [e["loss"] for e in a] == [e["loss"] for e in b]
 
 
+def test_resume_on_another_benchmark_is_refused_and_keeps_the_run(run: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    r, cache = run
+    out = tmp_path / "r2"
+    assert main(["av-train", "builtin", "--loss", "ezvsl", "--out", str(out), "--cache-dir", str(cache), *TRAIN,
+                 "--max-minutes", "1e-6"]) == 0
+    before = (out / "data.json").read_bytes()
+    capsys.readouterr()
+    other = [*TRAIN[:TRAIN.index("--image-size")], "--image-size", "40", *TRAIN[TRAIN.index("--image-size") + 2:]]
+    _one_line_error(capsys, ["av-train", "builtin", "--loss", "ezvsl", "--out", str(out), "--cache-dir", str(cache), *other,
+                             "--resume"], "another benchmark")
+    assert (out / "data.json").read_bytes() == before
+
+
 def test_errors(run: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     r, cache = run
     _one_line_error(capsys, ["av-train", "flickr", "--loss", "ezvsl", "--out", str(tmp_path / "x")], "unknown DATA 'flickr'")

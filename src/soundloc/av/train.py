@@ -268,6 +268,9 @@ def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str |
             sums["loss"] += float(main.detach())
             sums["calibration"] += float(cal.detach())
         score = float(score_fn(model))
+        if not math.isfinite(score):  # e.g. AP on a validation split without a sounding object
+            raise ValueError(f"the validation score of epoch {epoch + 1} is {score}: the validation split cannot rank "
+                             "models by it (too small, or no positives); use a larger split or another selection")
         dt = time.perf_counter() - t0
         seconds += dt
         row = {"epoch": epoch + 1, "loss": sums["loss"] / n_batches, "calibration": sums["calibration"] / n_batches,

@@ -79,11 +79,19 @@ def run(args: argparse.Namespace) -> int:
     bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size), n_voices=args.voices)
     run_dir = Path(args.out)
     check_writable(run_dir / "data.json")
+    data_doc = {"data": "builtin", "bench": bench_to_dict(bench)}
+    if args.resume and (run_dir / "data.json").is_file():  # the benchmark is part of what resumes
+        from soundloc.fileio import load_json
+
+        old = load_json(run_dir / "data.json", what="run data file")
+        if old != data_doc:
+            raise ValueError(f"--resume: {run_dir} was trained on another benchmark ({run_dir / 'data.json'}); "
+                             "use the same --image-size, --train-size, --val-size, --test-size and --voices")
     say = (lambda s: None) if args.quiet else (lambda s: print(f"soundloc av-train: {s}", file=sys.stderr, flush=True))
     say(f"preparing the benchmark ({args.train_size} train, {args.val_size} val samples, {args.image_size} px)")
     train = load_split(bench, "train", cache_dir=args.cache_dir)
     val = load_split(bench, "val", cache_dir=args.cache_dir)
-    write_json_atomic(run_dir / "data.json", {"data": "builtin", "bench": bench_to_dict(bench)})
+    write_json_atomic(run_dir / "data.json", data_doc)
     validate = None
     if args.select != "loss":
         from soundloc.metrics.av_eval import evaluate_av, model_predictor
