@@ -38,6 +38,20 @@ def test_spec_augment_same_mask_on_all_channels_and_bands() -> None:
     assert bool(rows.any()) and bool(cols.any())
 
 
+def test_spec_augment_mean_fill_uses_each_clip_channel_mean() -> None:
+    """value="mean": masked cells get the clip's own per-channel mean (un-normalised dB features)."""
+    f = torch.randn(3, 4, 30, 16) * 5.0 - 40.0  # log-mel-like: about -40 dB
+    sa = SpecAugment(time_masks=2, time_width=6, freq_masks=2, freq_width=4, value="mean", seed=3)
+    params = sa.sample(3, 30, 16)
+    y = sa.transform(f, params)
+    m = (params.time[:, None, :, None] | params.freq[:, None, None, :]).expand_as(f)
+    mean = f.mean(dim=(2, 3), keepdim=True).expand_as(f)
+    assert bool(m.any())
+    assert torch.equal(y[m], mean[m]) and torch.equal(y[~m], f[~m])
+    with pytest.raises(ValueError, match="'mean'"):
+        SpecAugment(value="median")
+
+
 def test_spec_augment_mask_statistics_match_analytic() -> None:
     # one time mask, width uniform in 0..W, start uniform in 0..T-w: P(frame t masked) in closed form
     T, W, B = 20, 6, 20000

@@ -95,6 +95,8 @@ def test_train_on_the_fly_simulation(tmp_path: Path, capsys: pytest.CaptureFixtu
         (["--val-split", "nosuchsplit"], "nosuchsplit"),
         (["--device", "tpu"], "--device"),
         (["--select", "seld", "--val-split", "none"], "--select seld needs DATA with a validation split"),
+        (["--val-split", "test"], "never on the test split"),
+        (["--val-split", "train"], "is the training split"),
     ],
 )
 def test_train_errors_are_one_line(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],

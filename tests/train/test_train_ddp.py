@@ -48,3 +48,21 @@ def test_sync_batchnorm_is_batchnorm_in_one_process() -> None:
     sbn.load_state_dict(bn.state_dict())
     x = torch.randn(4, 3, 5, 6)
     torch.testing.assert_close(sbn(x), bn(x))
+
+
+@pytest.mark.slow  # four spawned runs: ~40-60 s on the loaded 2-core machine
+def test_ddp_resume_with_dropout_is_exact(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path) -> None:
+    """Dropout draws are a pure function of (seed, rank, step): a DDP run stopped and resumed has the
+    uninterrupted run's weights (each rank's global RNG used to be restored from rank 0's state)."""
+    cfg = tiny_config.replace(batch_size=4, steps_per_epoch=3, epochs=1, dropout=0.3, lr=3e-3)
+    full = TrainJob(config=cfg, run=str(tmp_path / "full"), data=str(tiny_data))
+    run_distributed(full, 2)
+    part = TrainJob(config=cfg, run=str(tmp_path / "part"), data=str(tiny_data), max_steps=1)
+    run_distributed(part, 2)
+    rest = TrainJob(config=cfg, run=str(tmp_path / "part"), data=str(tiny_data), require_checkpoint=True)
+    run_distributed(rest, 2)
+    (_, a), (_, b) = read_checkpoint(full.run), read_checkpoint(part.run)
+    keys = [k for k in a if k.startswith("model.")]
+    assert keys
+    for k in keys:
+        assert torch.equal(a[k], b[k]), k

@@ -41,7 +41,9 @@ class SpecAugment(Augmentation):
             ``0..time_width`` and a uniform start in ``0..T-w``.
         time_width: widest time band, frames.
         freq_masks, freq_width: the same along the last (bin / lag) axis.
-        value: what masked cells are set to (0 suits normalised features).
+        value: what masked cells are set to: a number (0 suits normalised features) or ``"mean"``,
+            each clip's own per-channel mean (for un-normalised features such as log-mel in dB,
+            where 0 dB would be louder than every real cell).
         p: probability that a clip is masked; ``enabled`` / ``seed``: see
             :class:`~soundloc.augment.base.Augmentation`.
 
@@ -60,7 +62,7 @@ class SpecAugment(Augmentation):
         time_width: int = 10,
         freq_masks: int = 2,
         freq_width: int = 8,
-        value: float = 0.0,
+        value: float | str = 0.0,
         p: float = 1.0,
         enabled: bool = True,
         seed: int | None = None,
@@ -71,7 +73,9 @@ class SpecAugment(Augmentation):
                 raise ValueError(f"{name} must be >= 0, got {v}")
         self.time_masks, self.time_width = int(time_masks), int(time_width)
         self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
-        self.value = float(value)
+        if isinstance(value, str) and value != "mean":
+            raise ValueError(f"value must be a number or 'mean', got {value!r}")
+        self.value: float | str = value if isinstance(value, str) else float(value)
 
     def sample(self, batch: int, frames: int, bins: int, generator: torch.Generator | None = None) -> MaskParams:
         """Draw the masks of ``batch`` clips of ``frames x bins`` (CPU tensors)."""
@@ -88,7 +92,9 @@ class SpecAugment(Augmentation):
         if params.time.shape != (f.shape[0], f.shape[2]) or params.freq.shape != (f.shape[0], f.shape[3]):
             raise ValueError(f"masks {tuple(params.time.shape)} / {tuple(params.freq.shape)} do not fit features {tuple(f.shape)}")
         m = params.time.to(f.device)[:, None, :, None] | params.freq.to(f.device)[:, None, None, :]
-        return f.masked_fill(m, self.value)
+        if self.value == "mean":
+            return torch.where(m, f.mean(dim=(2, 3), keepdim=True), f)
+        return f.masked_fill(m, float(self.value))
 
     def forward(self, f: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mask a batch of features ``(B, C, T, F)``."""
@@ -99,7 +105,7 @@ class SpecAugment(Augmentation):
 
     def extra_repr(self) -> str:
         return (f"time_masks={self.time_masks}, time_width={self.time_width}, freq_masks={self.freq_masks}, "
-                f"freq_width={self.freq_width}, {super().extra_repr()}")
+                f"freq_width={self.freq_width}, value={self.value!r}, {super().extra_repr()}")
 
 
 def _check_features(f: torch.Tensor, who: str) -> None:

@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(src / "best" if src.is_dir() else src, device=resolve_device(args.device, option="--device"))
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if not (0.0 < args.threshold < 1.0):  # an ACCDOA vector norm / activity probability
+        raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
     preds = predict_split(model, args.data, args.split, window_seconds=args.window, batch_size=args.batch_size,
                           device=args.device, threshold=args.threshold)
     out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / "predictions" / args.split

@@ -53,6 +53,16 @@ class TrainJob:
     max_steps: int | None = None
     val_score: Callable[[Any], Mapping[str, float | None]] | None = None
 
+    def __post_init__(self) -> None:
+        # model selection and early stopping on a validation split, never on the training or test data
+        if self.data is not None and self.val_split is not None:
+            val = self.val_split.lower()
+            if val == self.train_split.lower():
+                raise ValueError(f"the validation split '{self.val_split}' is the training split: choose a held-out split")
+            if val.startswith("test") or val.startswith("dev-test") or val.startswith("eval"):
+                raise ValueError(f"the validation split '{self.val_split}' looks like test data: models are selected on a "
+                                 "validation split, never on the test split (hold out a training fold, e.g. of dev-train)")
+
 
 def _sources(job: TrainJob) -> tuple[Source, Dataset[Any] | None, Any, int, tuple[str, ...]]:
     """``(training source, validation data, array, fs, class names)``."""

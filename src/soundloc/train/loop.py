@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -138,7 +139,8 @@ class Trainer:
         if config.channel_swap:
             self.augment["channel_swap"] = ChannelSwap(array, seed=config.seed + 1)
         if config.spec_augment:
-            self.augment["spec_augment"] = SpecAugment(seed=config.seed + 2)
+            # features are not normalised (log-mel in dB): masked cells get the clip's channel mean, not 0 dB
+            self.augment["spec_augment"] = SpecAugment(value="mean", seed=config.seed + 2)
         self.net: nn.Module = self.model
         if self.world_size > 1:
             from soundloc.train.ddp import wrap_ddp
@@ -191,6 +193,9 @@ class Trainer:
 
     def train_step(self, batch: Batch) -> float:
         """One optimizer step on ``batch``; returns the (local) loss."""
+        # the global RNG (dropout) is a pure function of (seed, rank, step): a resumed run -- on any
+        # number of processes -- draws what the uninterrupted run drew, with no per-rank state to save
+        torch.manual_seed(int(np.random.SeedSequence([self.config.seed, self.rank, self.state.step]).generate_state(1)[0]))
         self.net.train()
         lr = learning_rate(self.state.step, peak=self.config.lr, warmup=self.config.warmup_steps, total=self.total_steps)
         for g in self.optimizer.param_groups:
