@@ -79,3 +79,23 @@ def test_config_round_trip_and_errors() -> None:
         TrainConfig(model="x")
     with pytest.raises(ValueError, match="clip_seconds"):
         TrainConfig(clip_seconds=0.25)
+
+
+def test_damaged_checkpoints_are_refused_in_one_line(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path) -> None:
+    import json
+
+    run = tmp_path / "run"
+    _trainer(tiny_config, tiny_data, run).fit(max_steps=1)
+    doc = json.loads((run / "checkpoint.json").read_text())
+    (tmp_path / "other").mkdir()
+    cases = {
+        "weights": ({k: v for k, v in doc.items() if k != "weights"}, '"weights" must be'),
+        "escape": ({**doc, "weights": {**doc["weights"], "file": "../other/x.safetensors"}}, "must be a file name"),
+        "state": ({**doc, "state": {k: v for k, v in doc["state"].items() if k != "step"}}, "damaged training state"),
+        "config": ({k: v for k, v in doc.items() if k != "train_config"}, '"train_config" is missing'),
+    }
+    for name, (bad, needle) in cases.items():
+        (run / "checkpoint.json").write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match=needle) as e:
+            read_checkpoint(run)
+        assert "\n" not in str(e.value), name

@@ -136,10 +136,22 @@ def read_checkpoint(run: str | Path) -> tuple[dict[str, Any], dict[str, torch.Te
         raise ValueError(f"{path}: not a soundloc checkpoint")
     if doc.get("version") != VERSION:
         raise ValueError(f"{path}: checkpoint version {doc.get('version')!r} is not supported (this soundloc reads {VERSION})")
-    weights = run / str(doc["weights"]["file"])
+    w = doc.get("weights")
+    if not isinstance(w, dict) or not all(isinstance(w.get(k), str) for k in ("file", "sha256")):
+        raise ValueError(f"{path}: \"weights\" must be {{\"file\": ..., \"sha256\": ...}}")
+    if Path(w["file"]).name != w["file"] or w["file"] in ("", ".", ".."):  # a plain name inside the run folder
+        raise ValueError(f"{path}: checkpoint tensors must be a file name in {run}, got {w['file']!r}")
+    for key in ("state", "train_config", "model_config"):
+        if not isinstance(doc.get(key), dict):
+            raise ValueError(f"{path}: \"{key}\" is missing or not an object (a damaged checkpoint)")
+    try:
+        TrainState.from_dict(doc["state"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: damaged training state (field {e})") from None
+    weights = run / w["file"]
     if not weights.is_file():
         raise ValueError(f"{weights}: checkpoint tensors are missing")
-    if sha256_file(weights) != doc["weights"]["sha256"]:
+    if sha256_file(weights) != w["sha256"]:
         raise ValueError(f"{weights}: checkpoint tensors do not match their sha256 (changed or corrupt)")
     try:
         tensors = load_file(str(weights))
