@@ -314,3 +314,22 @@ def test_foa_plane_wave_gets_high_confidence(method):
     res = get_localizer(method, foa, FS, grid=resolve_grid("auto", foa)).locate(x.astype(np.float32))
     assert res.confidence[0] > 0.99 and res.window_decision == "source"
     assert angular_error_deg(res.azimuth[0], res.elevation[0], -70.0, 25.0) < 8.0
+
+
+def test_cut_last_window_level_and_confidence_are_those_of_its_samples():
+    """locate_frames zero-pads a cut last window to the common length; its level must be that of its
+    real samples (the padding lowered it by 10 log10(0.3) = -5.2 dB) and its confidence is looked up
+    for its real number of STFT frames (the spectrum itself keeps the padded frames' scale)."""
+    from soundloc.doa import get_localizer
+    from soundloc.geometry import MicArray
+
+    loc = get_localizer("srp-phat", MicArray.preset("circular4"), 16000)
+    x = (0.1 * np.random.default_rng(7).standard_normal((4, int(2.3 * 16000)))).astype(np.float32)
+    wins = loc.locate_frames(x, frame_length=1.0)
+    assert [round(w.end - w.start, 2) for w in wins] == [1.0, 1.0, 0.3]
+    tail = loc.locate(x[:, 2 * 16000:])
+    assert wins[-1].level_dbfs == pytest.approx(tail.level_dbfs, abs=1e-6)
+    frames_real = (int(0.3 * 16000) - loc.nfft) // loc.hop + 1
+    ratio = peak_statistic(wins[-1].spectrum[None], np.array([[int(np.argmax(wins[-1].spectrum))]]), statistic_for("srp-phat"))
+    assert loc._null is not None
+    np.testing.assert_allclose(wins[-1].confidence[:1], loc._null.confidence(ratio[0], frames_real), atol=1e-9)

@@ -381,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
     order = {m: k for k, m in enumerate(methods)}
     records: list[list[dict]] = [[] for _ in files]  # small: no spectra
     kept: list[list] = [[] for _ in files]  # DOAResults, for plots only
-    light: list[list] = [[] for _ in files]  # DOAResults without spectra
+    light: list[list] = [[] for _ in files]  # a capped DOAResult (no spectrum) per file, for the notice
     whole: list[list] = [[] for _ in files]
     failed: set[int] = set()
     for ev in events:
@@ -403,7 +403,8 @@ def run(args: argparse.Namespace) -> int:
                 records[ev.index].append(rec)
             if args.plot is not None:
                 kept[ev.index].append(ev.result)
-            light[ev.index].append(replace(ev.result, spectrum=_NO_SPECTRUM))  # for the notices
+            if ev.result.num_sources < args.sources and not light[ev.index]:  # one capped result per file: for the notice
+                light[ev.index].append(replace(ev.result, spectrum=_NO_SPECTRUM))
     for lst in (*records, *kept, *whole):
         lst.sort(key=lambda r: order.get(r["method"] if isinstance(r, dict) else r.method, 0))
     flat = [r for rs in records for r in rs]

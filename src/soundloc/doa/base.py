@@ -395,7 +395,7 @@ class Localizer:
 
     def _results(
         self, spectra: np.ndarray, X: torch.Tensor | None, num_sources: int, min_sep: float, state: Any = None,
-        levels: np.ndarray | None = None, frames: int | None = None,
+        levels: np.ndarray | None = None, frames: int | np.ndarray | None = None,
     ) -> list[DOAResult]:
         """Peaks, confidences and decisions of raw ``spectra (B, G)``; ``levels (B,)`` in dBFS
         (``None``: not measured, no energy gate); ``frames``: STFT frames behind each spectrum
@@ -406,8 +406,10 @@ class Localizer:
         refined = self._refine(X, spectra, peaks, state) if (X is not None or state is not None) else None
         ratios = peak_statistic(spectra, peaks, statistic_for(self.name))  # (B, K)
         if self._null is not None:
-            n_frames = frames if frames is not None else (X.shape[-1] if X is not None else 1)
-            conf = self._null.confidence(ratios, n_frames)
+            n_frames = np.broadcast_to(np.asarray(frames if frames is not None else (X.shape[-1] if X is not None else 1)),
+                                       (ratios.shape[0],))
+            conf = np.stack([self._null.confidence(ratios[b], float(n_frames[b])) for b in range(ratios.shape[0])]) \
+                if ratios.shape[0] else np.zeros(ratios.shape)
         else:
             conf = np.full(ratios.shape, np.nan)
         g_az = self.grid.azimuth_deg
@@ -493,17 +495,31 @@ class Localizer:
         res = self.locate_batch(x[None], num_sources, min_separation_deg=min_separation_deg)[0]
         return res
 
-    def locate_batch(self, x: np.ndarray, num_sources: int = 1, *, min_separation_deg: float = 20.0) -> list[DOAResult]:
-        """:meth:`locate` on a batch ``(B, M, N)`` of equal-length clips, vectorised over clips."""
+    def locate_batch(self, x: np.ndarray, num_sources: int = 1, *, min_separation_deg: float = 20.0,
+                     valid_samples: Sequence[int] | None = None) -> list[DOAResult]:
+        """:meth:`locate` on a batch ``(B, M, N)`` of equal-length clips, vectorised over clips.
+
+        ``valid_samples`` ``(B,)``: clips zero-padded to the common length (a recording's cut last
+        window) hold only this many real samples; their level (energy gate) and confidence are
+        those of the real samples (the padding would lower both).
+        """
         num_sources = self._check_num_sources(num_sources)
         x = self._check_waveform(x, batched=True)
+        if valid_samples is not None and len(valid_samples) != x.shape[0]:
+            raise ValueError(f"valid_samples has {len(valid_samples)} entries for {x.shape[0]} clips")
         out: list[DOAResult] = []
         for i in range(0, x.shape[0], self.batch_size):
             xb = x[i : i + self.batch_size]
             X = self._band_stft(xb)
             s, state = self._analyse(X, num_sources)
+            levels: np.ndarray = level_dbfs(xb)
+            frames: np.ndarray | None = None
+            if valid_samples is not None:
+                v = np.clip(np.asarray(valid_samples[i : i + self.batch_size], dtype=np.int64), 1, xb.shape[-1])
+                levels = np.array([level_dbfs(c[:, :k]) for c, k in zip(xb, v)], dtype=np.float64)
+                frames = np.maximum(1, (v - self.nfft) // self.hop + 1)
             out.extend(self._results(s.double().cpu().numpy(), X, num_sources, min_separation_deg, state,
-                                     levels=level_dbfs(xb)))
+                                     levels=levels, frames=frames))
         end = x.shape[-1] / self.fs
         return [_with_span(r, 0.0, end) for r in out]
 
@@ -552,7 +568,8 @@ class Localizer:
             for i, s in enumerate(chunk):
                 seg = x[:, s : s + win]
                 frames[i, :, : seg.shape[1]] = seg
-            res.extend(self.locate_batch(frames, num_sources, min_separation_deg=min_separation_deg))
+            res.extend(self.locate_batch(frames, num_sources, min_separation_deg=min_separation_deg,
+                                         valid_samples=[min(win, n - s) for s in chunk]))
         return [_with_span(r, s / self.fs, min(s + win, n) / self.fs) for r, s in zip(res, starts)]
 
     def __repr__(self) -> str:

@@ -482,7 +482,9 @@ def _stream_windows(
 
     def flush() -> Iterator[LocalizeEvent]:
         frames = np.stack([w for _, _, w in pending])
-        per_method = [locs[m].locate_batch(frames, o.num_sources, min_separation_deg=o.min_sep) for m in methods]
+        valid = [e - s for s, e, _ in pending]  # a cut last window is zero-padded: its real samples
+        per_method = [locs[m].locate_batch(frames, o.num_sources, min_separation_deg=o.min_sep, valid_samples=valid)
+                      for m in methods]
         for k, (s, e, _) in enumerate(pending):
             for res in per_method:
                 yield LocalizeEvent(i, "result", replace(res[k], start=s / fs, end=e / fs))
