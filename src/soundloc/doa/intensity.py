@@ -116,8 +116,16 @@ class IntensityVector(Localizer):
         w = np.where(n > 0, directness.cpu().numpy().reshape(B, -1), 0.0)
         return d, w
 
+    def _analyse(self, X: torch.Tensor, num_sources: int) -> tuple[torch.Tensor, Any]:
+        """The vote histogram, plus the votes themselves for :meth:`_refine` (computed once)."""
+        votes = self._votes(X)
+        return self._histogram(*votes), votes
+
     def _spectrum(self, X: torch.Tensor, num_sources: int) -> torch.Tensor:
-        d, w = self._votes(X)
+        return self._histogram(*self._votes(X))
+
+    def _histogram(self, d: np.ndarray, w: np.ndarray) -> torch.Tensor:
+        """Smoothed, weighted direction histogram ``(B, G)`` of the votes ``d (B, V, 3)``, ``w (B, V)``."""
         G = len(self.grid)
         out = np.zeros((d.shape[0], G))
         for b in range(d.shape[0]):
@@ -132,9 +140,12 @@ class IntensityVector(Localizer):
     def _refine(
         self, X: torch.Tensor | None, spectra: np.ndarray, peaks: np.ndarray, state: Any = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        if X is None:  # no STFT at hand (never the case: iv does not accumulate frame sums)
+        if state is not None:  # the votes of the same pass (_analyse)
+            d, w = state
+        elif X is None:  # no STFT at hand (never the case: iv does not accumulate frame sums)
             return None
-        d, w = self._votes(X)
+        else:
+            d, w = self._votes(X)
         dirs = self.grid.directions
         az = np.full(peaks.shape, np.nan)
         el = np.full(peaks.shape, np.nan)
