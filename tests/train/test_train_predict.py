@@ -48,7 +48,7 @@ def test_other_array_is_refused(tiny_data: Path, tiny_config: TrainConfig) -> No
 
 
 def test_seld_validation_scorer_matches_the_scorer_on_files(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path) -> None:
-    from soundloc.cli.evaluate import SeldValidation
+    from soundloc.metrics.seld_validation import SeldValidation
 
     ds = SeldDataset(tiny_data, "val")
     model = build_for(tiny_config, ds.array, ds.fs, ds.class_names).eval()

@@ -115,7 +115,7 @@ def _job(args: argparse.Namespace) -> Any:
     if cfg.select_on == "seld":
         if scenes is not None or val is None:
             raise ValueError("--select seld needs DATA with a validation split")
-        from soundloc.cli.evaluate import SeldValidation
+        from soundloc.metrics.seld_validation import SeldValidation
 
         val_score = SeldValidation(data=args.data, split=val, window_seconds=cfg.clip_seconds, batch_size=cfg.batch_size)
     return TrainJob(config=cfg, run=args.out, data=args.data, train_split=args.train_split, val_split=val, scenes=scenes,
