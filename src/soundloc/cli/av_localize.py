@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if size is None:
         from soundloc.cli._av import bench_from_run
 
-        size = bench_from_run(run_dir).image_size if (run_dir / "data.json").is_file() else 224
+        folder = run_dir if run_dir.is_dir() else run_dir.parent  # RUN or RUN/model(.json)
+        size = bench_from_run(folder).image_size if (folder / "data.json").is_file() else 224
     if not 16 <= size <= 1024:
         raise ValueError(f"--size must be 16-1024 pixels, got {size}")
     if args.plot:
