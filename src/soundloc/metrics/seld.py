@@ -146,8 +146,24 @@ def _json_float(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
+class _ResultJSON:
+    """``to_dict()`` shared by the result types: ``{key: value for key in keys, "classwise": {key: [C
+    floats]}}``, JSON-ready (NaN becomes ``None``)."""
+
+    keys: ClassVar[tuple[str, ...]]
+    classwise: Mapping[str, tuple[float, ...]]
+
+    def values(self) -> tuple[float, ...]:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: _json_float(v) for k, v in zip(self.keys, self.values())}
+        out["classwise"] = {k: [_json_float(x) for x in v] for k, v in self.classwise.items()}
+        return out
+
+
 @dataclass(frozen=True)
-class Dcase2023Result:
+class Dcase2023Result(_ResultJSON):
     """DCASE2023 scores (fractions; ``le`` in degrees).
 
     Attributes:
@@ -175,15 +191,10 @@ class Dcase2023Result:
         """The scores in the order of :attr:`keys`."""
         return (self.er, self.f, self.le, self.lr, self.seld_score)
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"ER","F","LE","LR","SELD_score","classwise": {key: [C floats]}}`` (JSON-ready)."""
-        out: dict[str, Any] = {k: _json_float(v) for k, v in zip(self.keys, self.values())}
-        out["classwise"] = {k: [_json_float(x) for x in v] for k, v in self.classwise.items()}
-        return out
 
 
 @dataclass(frozen=True)
-class Dcase2024Result:
+class Dcase2024Result(_ResultJSON):
     """DCASE2024 scores (fractions; ``doae`` degrees, ``diste`` metres); NaN where undefined.
 
     Attributes:
@@ -209,12 +220,6 @@ class Dcase2024Result:
 
     def values(self) -> tuple[float, ...]:
         return (self.er, self.f, self.doae, self.diste, self.rde, self.lr, self.seld_score)
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"ER","F","DOAE","DistE","RDE","LR","SELD_score","classwise"}``; NaN becomes ``None``."""
-        out: dict[str, Any] = {k: _json_float(v) for k, v in zip(self.keys, self.values())}
-        out["classwise"] = {k: [_json_float(x) for x in v] for k, v in self.classwise.items()}
-        return out
 
 
 SeldResult = Dcase2023Result | Dcase2024Result
