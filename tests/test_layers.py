@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "soundloc"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     # 0: foundations: no soundloc imports beyond this layer
-    ("__init__", "geometry", "audio", "fileio", "device", "spectral", "dataformat", "ambisonics"),
+    ("__init__", "geometry", "audio", "fileio", "device", "spectral", "dataformat", "ambisonics", "configs"),
     ("corpus",),  # 1: source-clip collections
     ("scenes",),  # 2: simulation: rooms, RIRs, mixing, labels, dataset writer
     ("data",),  # 3: reading datasets: targets, layouts, torch dataset, summaries

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from soundloc.configs import checked_replace
 from soundloc.features.base import SpectralFeature
 from soundloc.features.gcc import GCCPHATFeature
 from soundloc.features.intensity import IntensityVectors
@@ -82,11 +83,7 @@ class FeatureConfig:
 
     def replace(self, **changes: Any) -> FeatureConfig:
         """A copy with ``changes``; ``ValueError`` naming an unknown field."""
-        names = {f.name for f in dataclasses.fields(self)}
-        for k in changes:
-            if k not in names:
-                raise ValueError(f"unknown feature setting '{k}'; choose from {', '.join(sorted(names))}")
-        return dataclasses.replace(self, **changes)
+        return checked_replace(self, "feature", changes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from soundloc.configs import checked_replace
 from soundloc.features.stacks import FEATURES, FeatureConfig
 from soundloc.models.heads import HEADS
 from soundloc.models.registry import MODELS
@@ -123,11 +124,7 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` (``ValueError`` naming an unknown field)."""
-        names = {f.name for f in dataclasses.fields(self)}
-        for k in changes:
-            if k not in names:
-                raise ValueError(f"unknown training setting '{k}'; choose from {', '.join(sorted(names))}")
-        return dataclasses.replace(self, **changes)
+        return checked_replace(self, "training", changes)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
