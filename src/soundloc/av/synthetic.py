@@ -126,12 +126,9 @@ class AVBenchConfig:
 
     def kind_counts(self) -> NDArray[np.int64]:
         """Samples of each kind in a block of 100 (largest remainder rounding of ``kind_shares``)."""
-        raw = np.asarray(self.kind_shares) * _BLOCK
-        counts = np.floor(raw).astype(np.int64)
-        rest = _BLOCK - int(counts.sum())
-        counts[np.argsort(-(raw - counts), kind="stable")[:rest]] += 1
-        out: NDArray[np.int64] = counts
-        return out
+        from soundloc.scenes.plan import largest_remainder
+
+        return np.asarray(largest_remainder(_BLOCK, list(self.kind_shares)), dtype=np.int64)
 
 
 def _split_id(split: str) -> int:

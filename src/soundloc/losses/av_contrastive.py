@@ -174,9 +174,13 @@ class FNACLoss(nn.Module):
     def regularisers(self, img: torch.Tensor, aud: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The three unweighted regularisers (audio FNS, image FNS, true-positive enhancement), scalars."""
         _check_pair(img, aud)
+        s = similarity_maps(img, aud, self.temperature)
+        return self._regularisers(img, aud, s, s.flatten(2).amax(dim=2))
+
+    def _regularisers(self, img: torch.Tensor, aud: torch.Tensor, s: torch.Tensor,
+                      logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`regularisers` from the similarity maps ``s (B, B, h, w)`` and their MIL logits."""
         tau, b = self.temperature, img.shape[0]
-        s = similarity_maps(img, aud, tau)
-        logits = s.flatten(2).amax(dim=2)
         a_attn = aud @ aud.T / tau
         v = img.mean(dim=(2, 3))
         v_attn = v @ v.T / tau
@@ -190,8 +194,10 @@ class FNACLoss(nn.Module):
 
     def forward(self, img: torch.Tensor, aud: torch.Tensor) -> torch.Tensor:
         _check_pair(img, aud)
-        base = _symmetric_ce(mil_logits(img, aud, self.temperature))
-        r = self.regularisers(img, aud)
+        s = similarity_maps(img, aud, self.temperature)  # the largest tensor of the loss: computed once
+        logits = s.flatten(2).amax(dim=2)
+        base = _symmetric_ce(logits)
+        r = self._regularisers(img, aud, s, logits)
         out: torch.Tensor = base + sum((w * x for w, x in zip(self.weights, r)), torch.zeros((), device=img.device))
         return out
 

@@ -149,7 +149,7 @@ class SimulatedBatches(IterableDataset[Batch]):
 
         ctx = self.context()
         res = simulate_clip(self.config, self.seed, index, context=ctx)
-        frames = int(round(self.config.duration / 0.1))
+        frames = self.config.num_label_frames  # as simulate_clip labels them: ceil(duration / 0.1)
         t = labels_to_targets(quantize_labels(res.labels), frames, len(ctx.plan.class_names), self.max_tracks)
         return torch.from_numpy(np.ascontiguousarray(res.audio, dtype=np.float32)), {k: torch.from_numpy(v) for k, v in t.items()}
 

@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from soundloc.ambisonics import FoaFormat
 from soundloc.augment import Augmentation, ChannelSwap, SpecAugment
+from soundloc.features.stacks import FOA_FEATURES
 from soundloc.fileio import write_text_atomic
 from soundloc.geometry import MicArray, array_from_dict
 from soundloc.losses import get_loss
@@ -51,10 +52,6 @@ LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_seld", "lr", "sec
 """Columns of ``RUN/log.csv`` (one row per epoch)."""
 
 BEST_STEM = "best"
-
-FOA_FEATURES = ("foa", "intensity")
-"""Feature stacks computed from FOA (ACN/SN3D) audio; the others need microphone-array audio."""
-
 
 class Source(Protocol):
     """What the trainer needs from training data (:class:`~soundloc.train.data.WindowSource`,
