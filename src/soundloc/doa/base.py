@@ -261,9 +261,10 @@ class Localizer:
         self._setup()
         default_band = fmin_given is None and fmax_given is None
         calibrated = calibrated_settings(self.fs, self.nfft, self.hop, default_band=default_band)
-        self._null = null_table(self.name, array, grid) if calibrated else None
+        table = null_table(self.name, array, grid)
+        self._null = table if calibrated else None
         # the method has a table for this array and grid, but not at these STFT settings
-        self.confidence_uncalibrated = not calibrated and null_table(self.name, array, grid) is not None
+        self.confidence_uncalibrated = not calibrated and table is not None
 
     # -- to implement -----------------------------------------------------
     def _setup(self) -> None:
@@ -512,9 +513,10 @@ class Localizer:
             xb = x[i : i + self.batch_size]
             X = self._band_stft(xb)
             s, state = self._analyse(X, num_sources)
-            levels: np.ndarray = level_dbfs(xb)
             frames: np.ndarray | None = None
-            if valid_samples is not None:
+            if valid_samples is None:
+                levels: np.ndarray = level_dbfs(xb)
+            else:
                 v = np.clip(np.asarray(valid_samples[i : i + self.batch_size], dtype=np.int64), 1, xb.shape[-1])
                 levels = np.array([level_dbfs(c[:, :k]) for c, k in zip(xb, v)], dtype=np.float64)
                 frames = np.maximum(1, (v - self.nfft) // self.hop + 1)

@@ -426,9 +426,10 @@ def _stream_file(
     rate = first[1]
     locs = locs_at(rate, f)
     accs: dict[str, FrameAccumulator] = {}
+    if o.frame_length is None or o.keep_whole:  # the methods that can sum frame statistics
+        accs = {m: locs[m].accumulator() for m in methods if locs[m].frame_statistic_for_array() is not None}
     if o.frame_length is None:
         # a method that cannot sum frame statistics skips this file; the others still give results
-        accs = {m: locs[m].accumulator() for m in methods if locs[m].frame_statistic_for_array() is not None}
         skipped = [m for m in methods if m not in accs]
         if skipped:
             yield from say(LocalizeEvent(i, "error", message=(
@@ -436,8 +437,6 @@ def _stream_file(
                 "localize it in windows (--frame-length)")))
         if not accs:
             return
-    elif o.keep_whole:  # whole-file results beside the windows (for plots), where the method can accumulate
-        accs = {m: locs[m].accumulator() for m in methods if locs[m].frame_statistic_for_array() is not None}
 
     def feed() -> Iterator[np.ndarray]:
         for x, _ in itertools.chain([first], blocks):

@@ -65,23 +65,18 @@ def coincident_srp(X: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     return coincident_srp_from_sums(vector_whitened_sums(X), table)
 
 
-def coincident_music(X: torch.Tensor, table: torch.Tensor, num_sources: int, normalize_bins: bool) -> torch.Tensor:
-    """Broadband (Norm)MUSIC with real steering columns.
+def coincident_music_from_cov(R: torch.Tensor, table: torch.Tensor, num_sources: int, normalize_bins: bool) -> torch.Tensor:
+    """Broadband (Norm)MUSIC with real steering columns, from per-bin covariances.
 
     Args:
-        X: ``(B, F, M, T)`` complex band STFT.
-        table: ``(M, G)`` unit-norm real steering columns.
+        R: ``(B, F, M, M)`` per-bin spatial covariances (any positive scale), e.g. ``X X^H`` summed over frames.
+        table: ``(M, G)`` unit-norm real steering columns (:func:`gain_table`).
         num_sources: signal-subspace size ``K`` (``1 <= K < M``).
         normalize_bins: NormMUSIC (each bin's pseudo-spectrum scaled to max 1 before the mean).
 
     Returns:
         ``(B, G)`` positive.
     """
-    return coincident_music_from_cov(torch.matmul(X, X.conj().transpose(-1, -2)), table, num_sources, normalize_bins)
-
-
-def coincident_music_from_cov(R: torch.Tensor, table: torch.Tensor, num_sources: int, normalize_bins: bool) -> torch.Tensor:
-    """:func:`coincident_music` from per-bin covariances ``R (B, F, M, M)`` (any positive scale)."""
     tr = torch.diagonal(R, dim1=-2, dim2=-1).real.sum(-1)
     _, V = torch.linalg.eigh(R / tr.clamp_min(1e-30)[..., None, None])
     Es = V[..., -num_sources:]  # (B, F, M, K)

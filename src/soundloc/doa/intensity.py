@@ -32,8 +32,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from scipy.sparse import csr_matrix
-from scipy.spatial import cKDTree
 
 from soundloc.doa.base import Localizer
 from soundloc.geometry import cart_to_sph_deg
@@ -84,6 +82,9 @@ class IntensityVector(Localizer):
     def _setup(self) -> None:
         self.kappa = 1.0 / math.radians(self.kernel_deg) ** 2
         dirs = self.grid.directions
+        from scipy.sparse import csr_matrix  # local: keeps `import soundloc.doa` light (~0.2 s)
+        from scipy.spatial import cKDTree
+
         self._tree = cKDTree(dirs)
         # sparse vMF kernel between grid points within 3 kernel widths
         radius = 2.0 * math.sin(min(math.radians(3.0 * self.kernel_deg), math.pi) / 2.0)  # chord length
