@@ -27,7 +27,6 @@ the same features and audio); ``features.json`` then lists the earlier runs' cli
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from soundloc.data.layout import DatasetIndex, FileEntry, detect_layout, open_da
 from soundloc.device import resolve_device
 from soundloc.features.normalize import FeatureNormalizer, RunningStats
 from soundloc.features.stacks import FEATURES, FOA_FEATURES, MIC_FEATURES, FeatureConfig, get_feature
-from soundloc.fileio import atomic_path, write_json_atomic
+from soundloc.fileio import atomic_path, load_json, write_json_atomic
 
 FORMAT = "soundloc-features/1"
 TRAIN_SPLIT = "train"
@@ -256,8 +255,8 @@ def _check_previous(path: Path, header: dict[str, Any], overwrite: bool) -> dict
     if not path.is_file():
         return {}
     try:
-        old = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        old = load_json(path, what="feature cache header")
+    except ValueError:  # unreadable: treated as a different cache
         old = None
     keys = ("format", "feature", "config", "in_channels", "dataset", "audio_format")
     if isinstance(old, dict) and all(old.get(k) == header[k] for k in keys):

@@ -25,9 +25,7 @@ from soundloc.geometry import SPEED_OF_SOUND, MicArray
 
 def max_lag_for(array: MicArray, fs: float, c: float = SPEED_OF_SOUND) -> int:
     """Smallest ``L`` covering every physical delay of ``array``: ``ceil(fs * max pair distance / c)``."""
-    pos = np.asarray(array.positions, dtype=float)
-    d = float(np.max(np.linalg.norm(pos[:, None] - pos[None], axis=-1)))
-    return math.ceil(fs * d / c)
+    return math.ceil(fs * array.aperture / c)
 
 
 class GCCPHATFeature(SpectralFeature):

@@ -8,7 +8,6 @@ applies ``(x - mean) / std`` and is saved as JSON beside the features (no pickle
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from soundloc.fileio import write_json_atomic
+from soundloc.fileio import load_json, write_json_atomic
 
 FORMAT = "soundloc-feature-normalizer/1"
 
@@ -128,10 +127,7 @@ class FeatureNormalizer(nn.Module):
     @classmethod
     def load(cls, path: str | Path) -> FeatureNormalizer:
         """Read a normalizer written by :meth:`save`; ``ValueError`` for anything else."""
-        try:
-            d = json.loads(Path(path).read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a JSON normalizer file ({e})") from None
+        d = load_json(path, what="feature normalizer")  # one-line ValueError: missing, binary, not JSON
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError(f"{path}: not a soundloc feature normalizer (format {FORMAT!r} expected)")
         return cls(np.asarray(d["mean"]), np.asarray(d["std"]), eps=float(d.get("eps", 1e-8)))

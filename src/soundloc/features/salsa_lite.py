@@ -26,11 +26,7 @@ from soundloc.geometry import SPEED_OF_SOUND, MicArray
 
 def spatial_aliasing_frequency(array: MicArray, c: float = SPEED_OF_SOUND) -> float:
     """``c / (2 d_max)`` in Hz, ``d_max`` the largest distance between two microphones of ``array``."""
-    pos = np.asarray(array.positions, dtype=float)
-    d = float(np.max(np.linalg.norm(pos[:, None] - pos[None], axis=-1)))
-    if d <= 0:
-        raise ValueError(f"array '{array.name}' has no two distinct microphone positions")
-    return c / (2.0 * d)
+    return c / (2.0 * array.aperture)  # MicArray refuses coincident mics, so the aperture is > 0
 
 
 class SalsaLite(SpectralFeature):

@@ -38,7 +38,7 @@ Counters are additive, so a folder is scored as one set by summing its files' co
 official ``get_SELD_Results`` does.
 
 Example:
-    >>> from soundloc.data.dcase import DcaseLabels
+    >>> from soundloc.dataformat import DcaseLabels
     >>> ref = DcaseLabels.from_rows([(f, 3, 0, 40.0, 10.0, 2.0) for f in range(20)])
     >>> pred = DcaseLabels.from_rows([(f, 3, 0, 50.0, 10.0, 2.5) for f in range(20)])
     >>> r = get_seld_scorer("dcase2023", num_classes=13).score(ref, pred, average="micro")
@@ -60,7 +60,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from soundloc.data.dcase import DcaseLabels, read_dcase_csv
+from soundloc.dataformat import DcaseLabels, read_dcase_csv
 
 EPS = float(np.finfo(float).eps)
 """The official code's regulariser in every denominator."""
@@ -471,9 +471,9 @@ class Dcase2023Scorer(_SeldScorer[Dcase2023Result]):
 
         R, P = seg_max(gr), seg_max(gp)
         keys, ia, ib = _common(gr, gp)
-        grp, pos, ri, pj = _match(gr.order, gr.size[ia], gp.order, gp.size[ib], gr.start[ia], gp.start[ib],
-                                  self._angles(ref, pred))
-        dist = self._angles(ref, pred)(ri, pj) if len(ri) else np.zeros(0)
+        cost = self._angles(ref, pred)
+        grp, pos, ri, pj = _match(gr.order, gr.size[ia], gp.order, gp.size[ib], gr.start[ia], gp.start[ib], cost)
+        dist = cost(ri, pj) if len(ri) else np.zeros(0)
         # mean matched angle per (segment, class, reference row position), summed in frame order like the official
         fr = keys[grp] // C
         o = np.argsort(fr, kind="stable")
