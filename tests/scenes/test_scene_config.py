@@ -95,3 +95,24 @@ def test_bad_yaml_file_errors(tmp_path):
 def test_derived_sizes():
     c = SceneConfig(fs=24000, duration=1.25)
     assert c.num_samples == 30000 and c.num_label_frames == 13
+
+
+def test_array_checks_go_by_what_the_array_is_not_its_name(tmp_path):
+    """An FOA or sphere-mounted array given as a JSON file gets the same checks as its preset name."""
+    import json
+
+    from soundloc.ambisonics import FoaFormat
+    from soundloc.geometry import BAFFLED_PRESETS, MicArray
+
+    foa = tmp_path / "my_foa.json"
+    foa.write_text(json.dumps(FoaFormat().to_dict()))
+    sphere = tmp_path / "em32_tetra.json"
+    MicArray.preset(next(iter(BAFFLED_PRESETS))).to_json(sphere)
+    base = get_preset("tiny")
+    for path in (foa, sphere):
+        with pytest.raises(ValueError, match="needs rir_backend 'fast'"):
+            base.replace(array={"name": str(path)}, rir_backend="ism")
+    cfg = base.replace(array={"name": str(foa), "foa_band_limit": 9000.0}, rir_backend="fast")
+    assert cfg.array.foa_band_limit == 9000.0
+    with pytest.raises(ValueError, match="foa_band_limit"):
+        base.replace(array={"name": str(sphere), "foa_band_limit": 9000.0}, rir_backend="fast")

@@ -380,17 +380,17 @@ class SceneConfig:
             )
 
     def _check_array(self) -> None:
-        from soundloc.ambisonics import FOA_NAMES
-
-        if self.array.name.lower() in FOA_NAMES and self.rir_backend != "fast":
-            raise ValueError(f"array.name: '{self.array.name}' (first-order ambisonics) needs rir_backend 'fast', "
-                             f"got '{self.rir_backend}'")
-        from soundloc.geometry import BAFFLED_PRESETS
-
-        if self.array.name in BAFFLED_PRESETS and self.rir_backend != "fast":
-            raise ValueError(f"array.name: '{self.array.name}' (mics on a rigid sphere) needs rir_backend 'fast', "
-                             f"got '{self.rir_backend}'")
-        if self.array.foa_band_limit is not None and self.array.name.lower() not in FOA_NAMES:
+        # by what the array is (a preset name or a JSON file of either kind), not by its name
+        try:
+            arr = self.array.resolve()
+        except (ValueError, OSError):
+            return  # an unknown or unreadable array is reported where the writer resolves it
+        coincident = bool(arr.is_coincident)
+        baffled = getattr(arr, "baffle", None) is not None
+        if (coincident or baffled) and self.rir_backend != "fast":
+            kind = "first-order ambisonics" if coincident else "mics on a rigid sphere"
+            raise ValueError(f"array.name: '{self.array.name}' ({kind}) needs rir_backend 'fast', got '{self.rir_backend}'")
+        if self.array.foa_band_limit is not None and not coincident:
             raise ValueError(f"array.foa_band_limit: applies to first-order ambisonics arrays (name: foa) only, "
                              f"got array '{self.array.name}'")
 
