@@ -317,14 +317,8 @@ def format_table(records: Sequence[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    import numpy as np
-
-    from soundloc.doa.base import capped_notices
+    from soundloc.doa.base import capped_notice
     from soundloc.doa.batch import expand_inputs, iter_localize, resolve_grid, to_records
-
-    _NO_SPECTRUM = np.zeros(0)
     from soundloc.geometry import get_array
 
     _check_options(args)
@@ -381,7 +375,7 @@ def run(args: argparse.Namespace) -> int:
     order = {m: k for k, m in enumerate(methods)}
     records: list[list[dict]] = [[] for _ in files]  # small: no spectra
     kept: list[list] = [[] for _ in files]  # DOAResults, for plots only
-    light: list[list] = [[] for _ in files]  # a capped DOAResult (no spectrum) per file, for the notice
+    fewest = args.sources  # fewest candidates any window gave (for the capped-request notice)
     whole: list[list] = [[] for _ in files]
     failed: set[int] = set()
     for ev in events:
@@ -403,13 +397,12 @@ def run(args: argparse.Namespace) -> int:
                 records[ev.index].append(rec)
             if args.plot is not None:
                 kept[ev.index].append(ev.result)
-            if ev.result.num_sources < args.sources and not light[ev.index]:  # one capped result per file: for the notice
-                light[ev.index].append(replace(ev.result, spectrum=_NO_SPECTRUM))
+            fewest = min(fewest, ev.result.num_sources)
     for lst in (*records, *kept, *whole):
         lst.sort(key=lambda r: order.get(r["method"] if isinstance(r, dict) else r.method, 0))
     flat = [r for rs in records for r in rs]
-    # (a file shorter than the window gets its notice from iter_localize, as it streams)
-    for note in capped_notices(files, light, num_sources=args.sources):
+    note = capped_notice(fewest, args.sources)
+    if note is not None:
         report(note, "note")
     if args.format == "json":
         print(json.dumps(flat, indent=2))

@@ -646,30 +646,11 @@ class FrameAccumulator:
         return _with_span(res, 0.0, self.samples / loc.fs)
 
 
-def capped_notices(
-    files: Sequence[Any], results: Sequence[Sequence[DOAResult]], *, num_sources: int, frame_length: float | None = None
-) -> list[str]:
-    """One-line notices for requests that were silently capped, at most one per kind.
-
-    * fewer candidates than ``num_sources`` (the grid has no more peaks the minimum separation apart);
-    * ``frame_length`` (seconds) longer than a file, which is then localized as one shorter window.
-
-    Args:
-        files: the inputs (their names appear in the notices), parallel to ``results``.
-        results: each file's results (every method, every window).
-    """
-    notes: list[str] = []
-    counts = [r.num_sources for rs in results for r in rs]
-    if counts and min(counts) < num_sources:
-        notes.append(f"only {min(counts)} of the {num_sources} requested sources could be reported in some windows: the "
-                     "spectrum has no more peaks the minimum separation apart on the search grid")
-    if frame_length is not None:
-        short = [(f, rs[0]) for f, rs in zip(files, results)
-                 if rs and len({r.start for r in rs}) == 1 and rs[0].end is not None
-                 and rs[0].end - rs[0].start < frame_length * (1 - 1e-9)]
-        if short:
-            f, r = short[0]
-            more = f" and {len(short) - 1} more file(s)" if len(short) > 1 else ""
-            notes.append(f"the window length {frame_length:g} s is longer than {f} ({(r.end or 0.0) - r.start:.2f} s){more}; "
-                         "each such file was localized as one window")
-    return notes
+def capped_notice(fewest: int, num_sources: int) -> str | None:
+    """The one-line notice when some window reported fewer candidates (``fewest``) than the
+    ``num_sources`` requested (the grid has no more peaks the minimum separation apart); else ``None``.
+    (A window longer than a file is noticed by :func:`soundloc.doa.batch.iter_localize` as it streams.)"""
+    if fewest >= num_sources:
+        return None
+    return (f"only {fewest} of the {num_sources} requested sources could be reported in some windows: the "
+            "spectrum has no more peaks the minimum separation apart on the search grid")

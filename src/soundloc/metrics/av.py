@@ -254,6 +254,15 @@ class CiouResult:
     gt_sum: NDArray[np.float64]
 
 
+def _check_threshold(threshold: float | str) -> None:
+    """``"median"`` or a number in [0, 1]: the mask rule of :func:`ciou`."""
+    if isinstance(threshold, str):
+        if threshold != "median":
+            raise ValueError(f"threshold must be 'median' or a number in [0, 1], got {threshold!r}")
+    elif not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be 'median' or a number in [0, 1], got {threshold!r}")
+
+
 def ciou(heatmaps: ArrayLike, gt_maps: ArrayLike, *, threshold: float | Literal["median"] = "median") -> CiouResult:
     """Consensus IoU of each heatmap against its ground-truth map.
 
@@ -269,11 +278,7 @@ def ciou(heatmaps: ArrayLike, gt_maps: ArrayLike, *, threshold: float | Literal[
         raise ValueError(f"gt_maps shape {g.shape} does not match heatmaps shape {raw.shape}")
     if g.min() < 0 or g.max() > 1:
         raise ValueError("gt_maps must lie in [0, 1]")
-    if isinstance(threshold, str):
-        if threshold != "median":
-            raise ValueError(f"threshold must be 'median' or a number in [0, 1], got {threshold!r}")
-    elif not 0.0 <= float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be 'median' or a number in [0, 1], got {threshold!r}")
+    _check_threshold(threshold)
     # a few maps at a time: the same values, and the work stays in the CPU cache
     parts = [_ciou_chunk(raw[i : i + _CHUNK], g[i : i + _CHUNK], threshold) for i in range(0, raw.shape[0], _CHUNK)]
     return CiouResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in
@@ -429,11 +434,7 @@ class AVLocalizationEvaluator:
     """
 
     def __init__(self, *, threshold: float | Literal["median"] = "median", iou_threshold: float = 0.5) -> None:
-        if isinstance(threshold, str):
-            if threshold != "median":
-                raise ValueError(f"threshold must be 'median' or a number in [0, 1], got {threshold!r}")
-        elif not 0.0 <= float(threshold) <= 1.0:
-            raise ValueError(f"threshold must be 'median' or a number in [0, 1], got {threshold!r}")
+        _check_threshold(threshold)
         if not 0.0 < float(iou_threshold) <= 1.0:
             raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}")
         self.threshold = threshold
