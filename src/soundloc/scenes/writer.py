@@ -53,12 +53,10 @@ from typing import Any
 
 from soundloc.dataformat import DATASET_JSON, DISTANCE_UNIT, FORMAT_VERSION, MANIFEST, clip_paths, write_dcase_csv
 from soundloc.fileio import TEMP_SUFFIX, disk_usage, format_bytes, load_json, missing_folders, write_json_atomic, write_text_atomic
+from soundloc.scenes.config import SPLIT_NAMES
 
 DATASET_FORMAT = "soundloc-dataset"
 """The ``"format"`` field of every ``dataset.json`` soundloc writes: its signature."""
-
-SPLITS: tuple[str, ...] = ("train", "val", "test")
-"""Split folder names, in clip-index order (as :data:`soundloc.scenes.config.SPLIT_NAMES`)."""
 
 BYTES_PER_SAMPLE = {"flac": 3, "wav": 4}
 """Bytes per sample of the raw audio before compression (FLAC PCM-24, WAV float32)."""
@@ -234,7 +232,7 @@ def _is_our_temp(name: str, root_level: bool) -> bool:
 def _clean_temp_files(out: Path) -> int:
     """Delete leftover temp files of our own names (a killed run's); other hidden files stay."""
     n = 0
-    for folder, root_level in [(out, True)] + [(out / a / s, False) for a in ("audio", "metadata") for s in SPLITS]:
+    for folder, root_level in [(out, True)] + [(out / a / s, False) for a in ("audio", "metadata") for s in SPLIT_NAMES]:
         if not folder.is_dir():
             continue
         for entry in os.scandir(folder):
@@ -251,10 +249,10 @@ def _split_ranges(header: dict) -> dict[str, range] | None:
     """Clip-index range of each split that ``header`` (a soundloc ``dataset.json``) describes, or
     ``None`` when it does not say (then any index in our split folders counts as ours)."""
     counts = header.get("splits")
-    if not isinstance(counts, dict) or not all(isinstance(counts.get(k, 0), int) for k in SPLITS):
+    if not isinstance(counts, dict) or not all(isinstance(counts.get(k, 0), int) for k in SPLIT_NAMES):
         return None
     out, start = {}, 0
-    for k in SPLITS:
+    for k in SPLIT_NAMES:
         n = max(0, int(counts.get(k, 0)))
         out[k] = range(start, start + n)
         start += n
@@ -267,7 +265,7 @@ def _our_clip_files(out: Path, header: dict) -> Iterator[Path]:
     ranges = _split_ranges(header)
     ext = header.get("audio_format")
     for sub in ("audio", "metadata"):
-        for split in SPLITS:
+        for split in SPLIT_NAMES:
             folder = out / sub / split
             if not folder.is_dir() or folder.is_symlink():
                 continue
@@ -298,7 +296,7 @@ def _remove_ours(out: Path, header: dict) -> None:
 
 def _remove_empty_folders(out: Path) -> None:
     for sub in ("audio", "metadata"):
-        for folder in [out / sub / s for s in SPLITS] + [out / sub]:
+        for folder in [out / sub / s for s in SPLIT_NAMES] + [out / sub]:
             try:
                 if folder.is_dir() and not folder.is_symlink():
                     folder.rmdir()  # only succeeds when empty
@@ -439,7 +437,7 @@ def _complete_indices(out: Path, plan, ext: str) -> set[int]:
     listing per split, not three ``stat`` calls per clip (fast for millions of clips)."""
     done: set[int] = set()
     start = 0
-    for split in SPLITS:
+    for split in SPLIT_NAMES:
         n = plan.counts.get(split, 0)
         names = {}
         for sub in ("audio", "metadata"):
