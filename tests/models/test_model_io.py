@@ -23,7 +23,8 @@ TINY_RC = {"channels": [4, 8], "blocks": [1, 1], "t_pool": [5, 1], "f_pool": [4,
 
 def mic_config(head: str = "multi-accddoa") -> SeldConfig:
     spec = InputSpec.create("mic", MicArray.preset("tetra"), class_names=CLASSES)
-    return SeldConfig.for_input(spec, encoder="crnn", head=head, encoder_kwargs=TINY_CRNN, head_kwargs={"hidden": 8})
+    return SeldConfig.for_input(spec, encoder="crnn", head=head, encoder_kwargs=TINY_CRNN, head_kwargs={"hidden": 8},
+                                normalize=True)
 
 
 def foa_config() -> SeldConfig:
@@ -36,6 +37,8 @@ def trained_like(cfg: SeldConfig) -> SeldModel:
     torch.manual_seed(0)
     m = build_model(cfg)
     c, f = cfg.input.feature_shape() if cfg.input else (0, 0)
+    if m.norm is not None:  # fitted input statistics are part of the saved model
+        m.set_normalizer(torch.randn(c, f), torch.rand(c, f) + 0.5)
     m.train()
     with torch.no_grad():
         m(torch.randn(4, c, 26, f) * 3 + 1)
@@ -139,6 +142,8 @@ def test_corrupt_weights_are_refused(saved: tuple[Path, Path], damage: str) -> N
         (lambda d: d["config"]["input"]["feature_config"].update({"hop": 240}), "features give 10 frames per"),
         (lambda d: d["config"]["input"].update({"array": {"name": "x", "positions": [[0, 0, 0]]}}), "bad array description"),
         (lambda d: d["config"].update({"version": 99}), "version 99"),
+        (lambda d: d["config"].update({"normalize": "yes"}), "'normalize' must be true or false"),
+        (lambda d: d["config"].pop("normalize"), "unexpected tensor 'norm.mean'"),
         (lambda d: d.update({"format": "pickle"}), "not a soundloc model"),
         (lambda d: d["weights"].update({"file": "other.safetensors"}), "names weights 'other.safetensors'"),
         (lambda d: d["config"]["input"].update({"class_names": "speech"}), "list of strings"),

@@ -99,3 +99,39 @@ def test_damaged_checkpoints_are_refused_in_one_line(tiny_data: Path, tiny_confi
         with pytest.raises(ValueError, match=needle) as e:
             read_checkpoint(run)
         assert "\n" not in str(e.value), name
+
+
+def test_input_normalizer_is_fitted_on_the_first_training_batches_and_saved(tiny_data: Path, tiny_config: TrainConfig,
+                                                                             tmp_path: Path) -> None:
+    import numpy as np
+
+    from soundloc.models import load_model
+    from soundloc.train.loop import NORM_BATCHES
+
+    cfg = tiny_config.replace(epochs=1)
+    tr = _trainer(cfg, tiny_data, tmp_path / "run")
+    assert tr.model.norm is not None and torch.equal(tr.model.norm.std, torch.ones_like(tr.model.norm.std))
+    # the reference: numpy statistics of the unaugmented features of the same batches
+    n = min(NORM_BATCHES, tr.steps)
+    feats = np.concatenate([tr.features(x).numpy() for x, _ in tr.source.batches(0, batch_size=cfg.batch_size, steps=n)])
+    mean, std = feats.mean(axis=(0, 2)), feats.std(axis=(0, 2))
+    tr.fit()
+    got_mean = tr.model.norm.mean[0, :, 0, :].numpy()
+    got_std = tr.model.norm.std[0, :, 0, :].numpy()
+    np.testing.assert_allclose(got_mean, mean, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got_std, np.maximum(std, 1e-3), rtol=1e-4, atol=1e-4)
+    assert std.max() > 1.0  # log-mel in dB: the statistics are far from identity
+    # saved with the best model: a loaded model standardises the same way
+    loaded = load_model(tmp_path / "run" / "best")
+    assert loaded.norm is not None and torch.equal(loaded.norm.mean, tr.model.norm.mean.cpu())
+    x = torch.randn(1, *tr.model.norm.mean.shape[1:2], 20, tr.model.norm.mean.shape[3])
+    tr.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), tr.model(x))
+
+
+def test_normalize_off_builds_a_model_without_normalizer(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path) -> None:
+    tr = _trainer(tiny_config.replace(normalize=False), tiny_data, tmp_path / "run")
+    assert tr.model.norm is None
+    with pytest.raises(ValueError, match="no input normalizer"):
+        tr.model.set_normalizer(torch.zeros(1, 1), torch.ones(1, 1))

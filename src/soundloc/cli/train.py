@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--dropout", type=float, metavar="P", help="encoder dropout (default: the model's)")
     p.add_argument("--no-channel-swap", action="store_true", help="no ChannelSwap augmentation")
     p.add_argument("--no-spec-augment", action="store_true", help="no SpecAugment masks")
+    p.add_argument("--no-normalize", action="store_true",
+                   help="no input standardisation (default: per channel and bin, fitted on the first training batches)")
     p.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast on CUDA")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of weights, data order and augmentation (default 0)")
     p.add_argument("--workers", type=int, default=0, metavar="W", help="DataLoader worker processes (default 0)")
@@ -77,7 +79,7 @@ def _config(args: argparse.Namespace) -> Any:
     return TrainConfig(model=args.model, output=args.output, features=args.features, model_kwargs=kwargs, epochs=args.epochs,
                        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
                        clip_seconds=args.clip_seconds, seed=args.seed, channel_swap=not args.no_channel_swap,
-                       spec_augment=not args.no_spec_augment, dropout=args.dropout, amp=not args.no_amp,
+                       spec_augment=not args.no_spec_augment, normalize=not args.no_normalize, dropout=args.dropout, amp=not args.no_amp,
                        patience=args.patience or None, steps_per_epoch=args.steps_per_epoch, num_workers=args.workers,
                        select_on="val_loss" if args.select == "loss" else "seld")
 

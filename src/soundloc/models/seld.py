@@ -31,6 +31,7 @@ from torch import nn
 
 from soundloc.ambisonics import FoaFormat, is_foa_dict
 from soundloc.dataformat import DcaseLabels
+from soundloc.features.normalize import FeatureNormalizer
 from soundloc.features.stacks import FeatureConfig, get_feature
 from soundloc.geometry import MicArray, array_from_dict
 from soundloc.models.base import Encoder
@@ -43,6 +44,9 @@ CONFIG_VERSION = 1
 
 POSITION_TOLERANCE_M = 1e-3
 """Microphone positions differing by more than this (metres) make another array."""
+
+NORM_MIN_STD = 1e-3
+"""Floor of the input normalizer's standard deviations (feature units)."""
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
@@ -186,6 +190,9 @@ class SeldConfig:
         head: :data:`~soundloc.models.heads.HEADS` name.
         head_kwargs: its keyword arguments except ``in_features`` (``num_classes`` and any others).
         input: what the model was trained for, or ``None`` (a bare model).
+        normalize: the model standardises its input features per (channel, bin) with statistics
+            fitted on the training data and saved with the weights (``norm.mean`` / ``norm.std``
+            buffers, :class:`~soundloc.features.FeatureNormalizer`); identity until fitted.
     """
 
     encoder: str
@@ -193,6 +200,7 @@ class SeldConfig:
     head: str = "multi-accdoa"
     head_kwargs: Mapping[str, Any] = field(default_factory=dict)
     input: InputSpec | None = None
+    normalize: bool = False
 
     def __post_init__(self) -> None:
         if self.encoder not in MODELS:
@@ -210,54 +218,86 @@ class SeldConfig:
 
     @classmethod
     def for_input(cls, spec: InputSpec, *, encoder: str = "crnn", head: str = "multi-accdoa",
-                  encoder_kwargs: Mapping[str, Any] | None = None, head_kwargs: Mapping[str, Any] | None = None) -> SeldConfig:
+                  encoder_kwargs: Mapping[str, Any] | None = None, head_kwargs: Mapping[str, Any] | None = None,
+                  normalize: bool = False) -> SeldConfig:
         """A config whose encoder input size and head classes come from ``spec``."""
         c, f = spec.feature_shape()
         ek = {"in_channels": c, "n_bins": f, **(encoder_kwargs or {})}
         hk = {"num_classes": spec.num_classes, **(head_kwargs or {})}
-        return cls(encoder=encoder, encoder_kwargs=ek, head=head, head_kwargs=hk, input=spec)
+        return cls(encoder=encoder, encoder_kwargs=ek, head=head, head_kwargs=hk, input=spec, normalize=normalize)
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": CONFIG_VERSION, "encoder": self.encoder, "encoder_kwargs": dict(self.encoder_kwargs),
                 "head": self.head, "head_kwargs": dict(self.head_kwargs),
-                "input": None if self.input is None else self.input.to_dict()}
+                "input": None if self.input is None else self.input.to_dict(), "normalize": self.normalize}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SeldConfig:
         """Inverse of :meth:`to_dict`; ``ValueError`` for unknown or missing keys and bad values."""
-        _check_keys(d, ("version", "encoder", "encoder_kwargs", "head", "head_kwargs", "input"),
+        _check_keys(d, ("version", "encoder", "encoder_kwargs", "head", "head_kwargs", "input", "normalize"),
                     ("version", "encoder", "head"), "model config")
         if d["version"] != CONFIG_VERSION:
             raise ValueError(f"model config version {d['version']!r} is not supported (this soundloc reads {CONFIG_VERSION})")
         spec = d.get("input")
+        normalize = d.get("normalize", False)
+        if not isinstance(normalize, bool):
+            raise ValueError(f"model config: 'normalize' must be true or false, got {normalize!r}")
         return cls(encoder=str(d["encoder"]), encoder_kwargs=d.get("encoder_kwargs") or {}, head=str(d["head"]),
-                   head_kwargs=d.get("head_kwargs") or {}, input=None if spec is None else InputSpec.from_dict(spec))
+                   head_kwargs=d.get("head_kwargs") or {}, input=None if spec is None else InputSpec.from_dict(spec),
+                   normalize=normalize)
 
     def replace(self, **changes: Any) -> SeldConfig:
         return dataclasses.replace(self, **changes)
 
 
 class SeldModel(nn.Module):
-    """``head(encoder(features))``: features ``(B, C, T, F)`` -> head output ``(B, T_label, ...)``.
+    """``head(encoder(norm(features)))``: features ``(B, C, T, F)`` -> head output ``(B, T_label, ...)``.
 
     Args:
         encoder: an :class:`~soundloc.models.base.Encoder`.
         head: a :class:`~soundloc.models.heads.Head` with ``in_features == encoder.out_features``.
         config: the config that built them (kept for saving); ``None`` for hand-assembled models
             (which cannot be saved).
+        norm: input standardisation (:class:`~soundloc.features.FeatureNormalizer` with ``(C, F)``
+            statistics), ``None`` for none.
     """
 
-    def __init__(self, encoder: Encoder, head: Head, *, config: SeldConfig | None = None) -> None:
+    def __init__(self, encoder: Encoder, head: Head, *, config: SeldConfig | None = None,
+                 norm: FeatureNormalizer | None = None) -> None:
         super().__init__()
         if head.in_features != encoder.out_features:
             raise ValueError(f"head expects {head.in_features}-dim embeddings, the encoder gives {encoder.out_features}")
+        self.norm = norm
         self.encoder = encoder
         self.head = head
         self.config = config
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.norm is not None:
+            features = self.norm(features)
         out: torch.Tensor = self.head(self.encoder(features))
         return out
+
+    def set_normalizer(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor, *,
+                       min_std: float = NORM_MIN_STD) -> None:
+        """Set the input statistics (``(C, F)`` means and standard deviations of the training features;
+        standard deviations below ``min_std`` are raised to it, so a constant bin cannot blow up).
+
+        Raises:
+            ValueError: the model was built without ``normalize``, or the shapes differ from ``(C, F)``.
+        """
+        if self.norm is None:
+            raise ValueError("this model has no input normalizer (build it with normalize=True)")
+        m = torch.as_tensor(np.asarray(mean, dtype=np.float64), dtype=torch.float32)
+        s = torch.as_tensor(np.asarray(std, dtype=np.float64), dtype=torch.float32).clamp_min(min_std)
+        want = (self.norm.mean.shape[1], self.norm.mean.shape[3])
+        if tuple(m.shape) != want or tuple(s.shape) != want:
+            raise ValueError(f"normalizer statistics must be {want} (channels, bins), got {tuple(m.shape)} and {tuple(s.shape)}")
+        if not (torch.isfinite(m).all() and torch.isfinite(s).all()):
+            raise ValueError("normalizer statistics must be finite")
+        with torch.no_grad():
+            self.norm.mean.copy_(m.reshape(self.norm.mean.shape))
+            self.norm.std.copy_(s.reshape(self.norm.std.shape))
 
     def label_frames(self, num_frames: int) -> int:
         """Output frames for ``num_frames`` feature frames."""
@@ -294,4 +334,8 @@ def build_model(config: SeldConfig) -> SeldModel:
         if (encoder.in_channels, encoder.n_bins) != (c, f):
             raise ValueError(f"encoder expects ({encoder.in_channels} channels, {encoder.n_bins} bins), the "
                              f"'{config.input.feature}' features give ({c}, {f})")
-    return SeldModel(encoder, head, config=config)
+    norm = None
+    if config.normalize:
+        c, f = encoder.in_channels, encoder.n_bins
+        norm = FeatureNormalizer(np.zeros((c, f)), np.ones((c, f)), eps=0.0)
+    return SeldModel(encoder, head, config=config, norm=norm)

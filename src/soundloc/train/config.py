@@ -66,6 +66,9 @@ class TrainConfig:
         select_on: model selection and early stopping on the validation ``"val_loss"`` or the
             validation ``"seld"`` score (the trainer then needs a ``val_score`` function, e.g. the
             CLI's DCASE scorer).
+        normalize: the model standardises its input features per (channel, bin) with statistics of
+            the first :data:`~soundloc.train.loop.NORM_BATCHES` training batches (unaugmented), fitted
+            before the first step and saved with the weights.
     """
 
     model: str = "crnn"
@@ -89,6 +92,7 @@ class TrainConfig:
     num_workers: int = 0
     grad_clip: float | None = None
     select_on: str = "val_loss"
+    normalize: bool = True
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:

@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from soundloc.ambisonics import FoaFormat
 from soundloc.augment import Augmentation, ChannelSwap, SpecAugment
+from soundloc.features.normalize import RunningStats
 from soundloc.features.stacks import FOA_FEATURES
 from soundloc.fileio import write_text_atomic
 from soundloc.geometry import MicArray, array_from_dict
@@ -52,6 +53,9 @@ LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_seld", "lr", "sec
 """Columns of ``RUN/log.csv`` (one row per epoch)."""
 
 BEST_STEM = "best"
+
+NORM_BATCHES = 16
+"""Training batches (global, unaugmented, the first of epoch 0) the input normalizer is fitted on."""
 
 class Source(Protocol):
     """What the trainer needs from training data (:class:`~soundloc.train.data.WindowSource`,
@@ -82,7 +86,8 @@ def build_for(config: TrainConfig, array: MicArray | FoaFormat, fs: int, class_n
     if config.features not in FOA_FEATURES and is_foa:
         raise ValueError(f"features '{config.features}' need microphone-array audio; this data is FOA (use foa)")
     spec = InputSpec.create(config.features, array, class_names=class_names, feature_config=feature_config_for(fs))
-    cfg = SeldConfig.for_input(spec, encoder=config.model, head=config.output, encoder_kwargs=config.encoder_kwargs())
+    cfg = SeldConfig.for_input(spec, encoder=config.model, head=config.output, encoder_kwargs=config.encoder_kwargs(),
+                               normalize=config.normalize)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         return build_model(cfg)
@@ -245,10 +250,28 @@ class Trainer:
                         train_config=self.config.to_dict(), model_config=self.model.config.to_dict(),
                         augmentations=self.augment)
 
+    @torch.no_grad()
+    def fit_normalizer(self) -> None:
+        """Fit the model's input normalizer on the first :data:`NORM_BATCHES` global training batches of
+        epoch 0 (no augmentation). Every rank computes the same statistics from the whole global batches
+        (the source is a pure function of seed, epoch and step), and the global RNG is not touched, so the
+        run is the same on any number of processes and after a resume."""
+        if self.model.norm is None:
+            return
+        stats = RunningStats(per_bin=True)
+        n = min(NORM_BATCHES, self.steps)
+        for x, _ in self.source.batches(0, batch_size=self.config.batch_size, steps=n, start_step=0, rank=0,
+                                        world_size=1, num_workers=self.config.num_workers):
+            stats.update(self.features(x.to(self.device)).float())
+        self.model.set_normalizer(stats.mean, stats.std)
+
     def fit(self, *, max_steps: int | None = None) -> TrainResult:
         """Train until ``config.epochs``, early stopping, or ``max_steps`` total steps (then a checkpoint
-        is written mid-epoch, as if the run had been killed right after it)."""
+        is written mid-epoch, as if the run had been killed right after it). A run at step 0 first fits the
+        input normalizer (:meth:`fit_normalizer`); a resumed run has it in its checkpoint."""
         st = self.state
+        if st.step == 0 and st.epoch == 0:
+            self.fit_normalizer()
         while not st.done and st.epoch < self.config.epochs:
             t0 = time.perf_counter()
             batches = self.source.batches(st.epoch, batch_size=self.config.batch_size, steps=self.steps,
