@@ -135,3 +135,17 @@ def test_normalize_off_builds_a_model_without_normalizer(tiny_data: Path, tiny_c
     assert tr.model.norm is None
     with pytest.raises(ValueError, match="no input normalizer"):
         tr.model.set_normalizer(torch.zeros(1, 1), torch.ones(1, 1))
+
+
+def test_time_budget_stops_after_an_epoch_and_resumes_to_the_same_weights(tiny_data: Path, tiny_config: TrainConfig,
+                                                                          tmp_path: Path) -> None:
+    cfg = tiny_config.replace(epochs=3)
+    _trainer(cfg, tiny_data, tmp_path / "a").fit()
+    first = _trainer(cfg, tiny_data, tmp_path / "b").fit(max_seconds=1e-9)  # spent after the first epoch
+    assert first.stopped == "time" and first.state.epoch == 1 and not first.state.done
+    tr = _trainer(cfg, tiny_data, tmp_path / "b")
+    assert tr.resume()
+    assert tr.fit(max_seconds=3600.0).stopped == "epochs"
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

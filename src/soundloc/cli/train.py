@@ -62,6 +62,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1... (default: cuda when available)")
     p.add_argument("--processes", type=int, default=1, metavar="N", help="DDP processes on this machine (default 1)")
     p.add_argument("--resume", action="store_true", help="require a checkpoint in RUN (refuse to start a new run)")
+    p.add_argument("--max-minutes", type=float, metavar="M",
+                   help="stop after the epoch that ends M minutes into this call (checkpointed; rerun to continue)")
     p.add_argument("--max-steps", type=int, metavar="N", help=argparse.SUPPRESS)  # stop early, as if killed (tests)
     p.set_defaults(func=run)
     return p
@@ -111,6 +113,8 @@ def _job(args: argparse.Namespace) -> Any:
         raise ValueError("missing DATA folder (or --simulate PRESET)")
     if args.processes < 1:
         raise ValueError(f"--processes must be >= 1, got {args.processes}")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise ValueError(f"--max-minutes must be > 0, got {args.max_minutes}")
     val_score = None
     if args.select is None:
         cfg = cfg.replace(select_on="seld" if (args.data and val is not None) else "val_loss")
@@ -122,7 +126,7 @@ def _job(args: argparse.Namespace) -> Any:
         val_score = SeldValidation(data=args.data, split=val, window_seconds=cfg.clip_seconds, batch_size=cfg.batch_size)
     return TrainJob(config=cfg, run=args.out, data=args.data, train_split=args.train_split, val_split=val, scenes=scenes,
                     scene_seed=args.sim_seed, val_clips=args.val_clips, device=device, require_checkpoint=args.resume,
-                    max_steps=args.max_steps, val_score=val_score)
+                    max_steps=args.max_steps, max_minutes=args.max_minutes, val_score=val_score)
 
 
 def _print_row(row: Any) -> None:
@@ -157,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
         if res.stopped == "max_steps":
             print(f"stopped at step {res.state.step}; rerun to resume")
             return 0
+        if res.stopped == "time":
+            print(f"stopped after {args.max_minutes:g} minutes at epoch {res.state.epoch} of {job.config.epochs} "
+                  f"(step {res.state.step}); rerun the same command to continue", flush=True)
     history = read_log(run_dir) if (run_dir / "log.csv").is_file() else []
     if history:
         from soundloc.plots import plot_training_curves

@@ -37,6 +37,8 @@ class TrainJob:
         device: torch device for training (``"cpu"``, ``"cuda"``...).
         require_checkpoint: refuse to start a new run (``--resume``).
         max_steps: stop (with a checkpoint) after this many total steps.
+        max_minutes: stop after the first epoch that ends this many minutes into this call (a
+            checkpoint is written; rerunning resumes).
         val_score: validation scorer passed to the :class:`Trainer` (picklable for DDP).
     """
 
@@ -51,6 +53,7 @@ class TrainJob:
     device: str = "cpu"
     require_checkpoint: bool = False
     max_steps: int | None = None
+    max_minutes: float | None = None
     val_score: Callable[[Any], Mapping[str, float | None]] | None = None
 
     def __post_init__(self) -> None:
@@ -97,7 +100,7 @@ def run_job(rank: int, world_size: int, job: TrainJob,
     trainer = Trainer(job.config, model, Path(job.run), source=src, val=val, device=device, rank=rank,
                       world_size=world_size, on_epoch=on_epoch, val_score=job.val_score)
     trainer.resume()
-    return trainer.fit(max_steps=job.max_steps)
+    return trainer.fit(max_steps=job.max_steps, max_seconds=None if job.max_minutes is None else 60.0 * job.max_minutes)
 
 
 def _spawned(rank: int, world_size: int, job: TrainJob) -> None:

@@ -96,7 +96,7 @@ def build_for(config: TrainConfig, array: MicArray | FoaFormat, fs: int, class_n
 @dataclass(frozen=True)
 class TrainResult:
     """How a :meth:`Trainer.fit` call ended: ``state`` (see :class:`TrainState`), ``stopped``
-    (``"epochs"``, ``"early"``, ``"max_steps"``) and the run folder."""
+    (``"epochs"``, ``"early"``, ``"max_steps"``, ``"time"``) and the run folder."""
 
     state: TrainState
     stopped: str
@@ -265,10 +265,29 @@ class Trainer:
             stats.update(self.features(x.to(self.device)).float())
         self.model.set_normalizer(stats.mean, stats.std)
 
-    def fit(self, *, max_steps: int | None = None) -> TrainResult:
+    def _out_of_time(self, t_start: float, max_seconds: float | None) -> bool:
+        """Whether ``max_seconds`` have passed since ``t_start`` (on rank 0; every rank gets its answer)."""
+        if max_seconds is None:
+            return False
+        late = torch.tensor([1.0 if time.perf_counter() - t_start >= max_seconds else 0.0])
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            backend_device = self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+            late = late.to(backend_device)
+            dist.broadcast(late, src=0)
+        return bool(late.item() > 0)
+
+    def fit(self, *, max_steps: int | None = None, max_seconds: float | None = None) -> TrainResult:
         """Train until ``config.epochs``, early stopping, or ``max_steps`` total steps (then a checkpoint
         is written mid-epoch, as if the run had been killed right after it). A run at step 0 first fits the
-        input normalizer (:meth:`fit_normalizer`); a resumed run has it in its checkpoint."""
+        input normalizer (:meth:`fit_normalizer`); a resumed run has it in its checkpoint.
+
+        ``max_seconds``: a wall-clock budget for this call, checked after each epoch (rank 0 decides for
+        all ranks); when it is spent the run stops with ``stopped="time"`` after that epoch's checkpoint,
+        and a later call resumes it where it stopped (the learning-rate schedule still spans
+        ``config.epochs``, so the result equals an uninterrupted run)."""
+        t_start = time.perf_counter()
         st = self.state
         if st.step == 0 and st.epoch == 0:
             self.fit_normalizer()
@@ -294,6 +313,8 @@ class Trainer:
             self._end_epoch(time.perf_counter() - t0)
             if max_steps is not None and st.step >= max_steps and not st.done:
                 return TrainResult(state=st, stopped="max_steps", run=self.run)
+            if not st.done and st.epoch < self.config.epochs and self._out_of_time(t_start, max_seconds):
+                return TrainResult(state=st, stopped="time", run=self.run)
         stopped = "early" if st.done and st.epoch < self.config.epochs else "epochs"
         return TrainResult(state=st, stopped=stopped, run=self.run)
 
