@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("doa", "augment", "models", "losses"),  # 5: localizers, augmentation, models, losses
     ("train", "ssl", "av"),  # 6: training, self-supervision, audio-visual
     ("metrics", "plots"),  # 7: scoring and figures
-    ("cli",),  # 8: the command line
+    ("cli", "__main__"),  # 8: the command line (`python -m soundloc` runs it)
 )
 """Top-level modules / packages of ``soundloc``, lowest layer first. A module may import its own
 layer and the layers below it."""
