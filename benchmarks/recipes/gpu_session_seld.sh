@@ -44,11 +44,11 @@ pack() {
       run-* train-*.log sim-*.log data-*/dataset.json && mv "$OUT/runs.tgz.tmp" "$OUT/runs.tgz")
 }
 # a watchdog packs what exists shortly before the device command's time limit (DEADLINE s after start)
-( sleep $(( ${DEADLINE:-545} - ($(date +%s) - T0) )); [[ -f "$OUT/runs.tgz" ]] || { pack; echo "watchdog packed at $(( $(date +%s) - T0 )) s"; } ) &
+( sleep $(( ${DEADLINE:-545} - ($(date +%s) - T0) )); [[ -f "$OUT/runs.tgz" ]] || { pack; echo "watchdog packed at $(( $(date +%s) - T0 )) s"; } ) > "$OUT/watchdog.txt" 2>&1 < /dev/null &
 dog=$!
 wait "${trains[@]}"
 el "trainings done"; wait "$checks"
 for f in "$W"/train-*.log; do echo "== $f"; grep -E "^epoch|stopped|best epoch|DCASE|SELD|Error|error" "$f" | tail -n 12; done
 pack
-kill "$dog" 2>/dev/null
+pkill -P "$dog" sleep 2>/dev/null; kill "$dog" 2>/dev/null
 el "packed: $(du -h "$OUT/runs.tgz" | cut -f1)"
