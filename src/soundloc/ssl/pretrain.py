@@ -135,7 +135,7 @@ class Pretrainer:
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             loss = self.net(f1, f2)
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()
         self.optimizer.step()
         self.state.step += 1
         self.state.step_in_epoch += 1

@@ -257,7 +257,7 @@ class _Runner:
 
     def embed(self, f: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            h = self.encoder(f)
+            h: torch.Tensor = self.encoder(f)
         return (h.float() - self.mean) / self.std
 
     @torch.no_grad()
