@@ -1,9 +1,10 @@
 """``soundloc probe ENCODER DATA --protocol linear``: score a spatial encoder on labelled clips.
 
 ENCODER is a soundloc pretrain run folder (its encoder), an encoder .json, or random:ARRAY
-(e.g. random:circular4) for a randomly initialised encoder of the default architecture (the
-"random init" row). DATA is a soundloc dataset folder with one event per clip (e.g. simulated with
-the mcsimclr preset), recorded with the encoder's array at its rate (anything else is refused).
+(e.g. random:circular4) for a randomly initialised encoder of the default architecture;
+--random-init takes ENCODER's architecture with random weights instead (the "random init" row).
+DATA is a soundloc dataset folder with one event per clip (e.g. simulated with the mcsimclr
+preset), recorded with the encoder's array at its rate (anything else is refused).
 
 Protocols (comma-separated; each writes DIR/<protocol>.json with --out): linear (encoder frozen,
 linear class and direction layers on its embedding), finetune (encoder trained too, learning rate
@@ -32,6 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--batch-size", type=int, default=64, metavar="B", help="batch (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate of the heads (default 1e-3)")
     p.add_argument("--no-channel-swap", action="store_true", help="no ChannelSwap augmentation")
+    p.add_argument("--random-init", action="store_true",
+                   help="use ENCODER's architecture with random weights (seeded; the random-init row)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of heads, subsets, scratch weights (default 0)")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=run)
@@ -70,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = ProbeConfig(epochs=args.epochs, min_steps=args.min_steps, batch_size=args.batch_size, lr=args.lr,
                       channel_swap=not args.no_channel_swap, seed=args.seed)
     enc = _encoder(args.encoder, device)
+    if args.random_init:
+        from soundloc.ssl.model import build_encoder
+
+        enc = build_encoder(enc.config, seed=args.seed + 10)  # type: ignore[attr-defined]
     spec = enc.config.input  # type: ignore[attr-defined]
     splits = {s: load_labelled(args.data, s, spec, device=device) for s in ("train", "val", "test")}
     out = Path(args.out) if args.out else None
@@ -77,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     for prot in protocols:
         res = run_protocol(enc, prot, splits["train"], splits["val"], splits["test"], config=cfg, device=device)  # type: ignore[arg-type]
-        res = {"encoder": args.encoder, "data": str(args.data), **res}
+        res = {"encoder": args.encoder, "random_init": bool(args.random_init or args.encoder.startswith("random:")),
+               "data": str(args.data), **res}
         t = res["test"]
         print(f"{prot.name}: accuracy {100 * t['accuracy']:.1f} %, azimuth error mean {t['azimuth_error_mean']:.1f} deg, "
               f"median {t['azimuth_error_median']:.1f} deg ({res['train_clips']} training clips, {t['clips']} test clips, "
