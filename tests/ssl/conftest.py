@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture(scope="session")
 def mcsimclr_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """24 one-event 1-s clips of the ``mcsimclr`` preset (circular4, 16 kHz): ~19 train, 2-3 val, 2-3 test."""
