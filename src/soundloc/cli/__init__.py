@@ -35,6 +35,7 @@ COMMANDS += ("train", "evaluate")  # soundloc.cli.train / .evaluate: SELD model 
 COMMANDS += ("av-train",)  # soundloc.cli.av_train: train an audio-visual localizer
 COMMANDS += ("av-evaluate",)  # soundloc.cli.av_evaluate: score it (cIoU, AUC, AP / max-F1), best/worst grid
 COMMANDS += ("av-localize",)  # soundloc.cli.av_localize: heatmap over one frame
+COMMANDS += ("pretrain", "probe", "embed")  # soundloc.cli.pretrain / .probe / .embed: MC-SimCLR self-supervision
 
 
 class _Parser(argparse.ArgumentParser):

@@ -91,7 +91,8 @@ class InputSpec:
         feature: feature stack name (``mic``, ``foa``, ``salsa-lite`` ... :data:`soundloc.features.FEATURES`).
         feature_config: the feature settings (sample rate ``feature_config.fs``).
         array: the array (``MicArray.to_dict()``, positions in metres) or format (``FoaFormat.to_dict()``).
-        class_names: the classes, in output order.
+        class_names: the classes, in output order (empty for a label-free encoder, e.g. one
+            pretrained by :mod:`soundloc.ssl`; a :class:`SeldConfig` needs at least one).
     """
 
     feature: str
@@ -100,8 +101,6 @@ class InputSpec:
     class_names: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if not self.class_names:
-            raise ValueError("class_names must name at least one class")
         try:
             array_from_dict(dict(self.array))
         except (ValueError, TypeError, KeyError) as e:
@@ -212,6 +211,8 @@ class SeldConfig:
         if "in_features" in self.head_kwargs:
             raise ValueError("head_kwargs: 'in_features' is set from the encoder; remove it")
         if self.input is not None:
+            if not self.input.class_names:
+                raise ValueError("class_names must name at least one class")
             n = self.head_kwargs.get("num_classes")
             if n is not None and n != self.input.num_classes:
                 raise ValueError(f"head num_classes {n} differs from the {self.input.num_classes} class names")
