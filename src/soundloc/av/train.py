@@ -12,10 +12,14 @@ detached so it does not change the contrastive objective). SLAVC adds momentum t
 data, which needs no labels; the CLI passes cIoU / AUC on the validation split) and the best epoch
 is kept as ``RUN/model.safetensors`` + ``RUN/model.json``.
 
-**Checkpoints**: after each epoch ``RUN/checkpoint.safetensors`` + ``RUN/checkpoint.json`` are written
-atomically (model, momentum target, AdamW state, torch RNG state, the history and the best score);
-``train_av(..., resume=True)`` continues from it and gives bit-identical weights to an uninterrupted run
-on the same machine. ``RUN/history.json`` lists each epoch's losses, validation score and time.
+**Checkpoints**: after each epoch the run folder gets the checkpoint of
+:mod:`soundloc.train.checkpoint` (the same step-numbered scheme as the SELD trainer):
+``RUN/checkpoint-<step>.safetensors`` (model as ``model.net.*``, SLAVC's momentum target as
+``model.ema.*``, AdamW state, RNG states) is written first under a new name, then ``RUN/checkpoint.json``
+(one atomic rename) names it with its sha256, then older tensor files are removed, so a kill at any
+moment leaves a checkpoint that resumes. ``train_av(..., resume=True)`` continues from it and gives
+bit-identical weights to an uninterrupted run on the same machine. ``RUN/history.json`` lists each
+epoch's losses, validation score and time.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from soundloc.av.ema import EMA
 from soundloc.av.models import AVLocalizer, AVModelConfig, load_image_weights, save_av_model
 from soundloc.fileio import write_json_atomic
 from soundloc.losses import get_loss
-from soundloc.models.io import load_checked_tensors, read_checked_doc, save_checked
+from soundloc.train.checkpoint import CHECKPOINT_JSON, TrainState, read_checkpoint, restore, save_checkpoint
 
 AV_LOSSES = ("ezvsl", "slavc", "fnac")
 """Training objectives of :func:`train_av`."""
@@ -185,34 +189,18 @@ def _make_loss(config: AVTrainConfig) -> torch.nn.Module:
     return get_loss(config.loss, temperature=config.temperature)
 
 
-def _optim_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    sd = opt.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for idx, st in sd["state"].items():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"optim.{idx}.{k}"] = v
-            else:
-                scalars.setdefault(str(idx), {})[k] = v
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+def checkpoint_json(run: str | os.PathLike[str]) -> Path:
+    """``RUN/checkpoint.json``, the file that names the run's current checkpoint tensors."""
+    return Path(run) / CHECKPOINT_JSON
 
 
-def _restore_optim(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for key, v in tensors.items():
-        if key.startswith("optim."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = v
-    for idx, sc in meta.get("scalars", {}).items():
-        state.setdefault(int(idx), {}).update(sc)
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+class _Bundle(torch.nn.Module):
+    """What a checkpoint holds as its "model": the network (``net.*``) and SLAVC's momentum target (``ema.*``)."""
 
-
-def checkpoint_paths(run: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """``(RUN/checkpoint.safetensors, RUN/checkpoint.json)``."""
-    r = Path(run)
-    return r / "checkpoint.safetensors", r / "checkpoint.json"
+    def __init__(self, net: AVLocalizer, ema: EMA | None) -> None:
+        super().__init__()
+        self.net = net
+        self.ema = ema.target if ema is not None else None
 
 
 def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str | os.PathLike[str], *,
@@ -279,7 +267,7 @@ def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str |
         if best["score"] is None or score > best["score"]:
             best = {"epoch": epoch + 1, "score": score}
             save_av_model(model, run / "model")
-        _save_checkpoint(run, config, model, ema, opt, epoch + 1, history, best, seconds)
+        _save_checkpoint(run, config, model, ema, opt, epoch + 1, n_batches, history, best, done=epoch + 1 == config.epochs)
         write_json_atomic(run / "history.json", {"config": config.to_dict(), "epochs": history, "best": best, "seconds": seconds})
         say(f"epoch {epoch + 1}/{config.epochs}: loss {row['loss']:.4f}, calibration {row['calibration']:.4f}, "
             f"val score {score:.4f}, {dt:.1f} s" + (" (best)" if best["epoch"] == epoch + 1 else ""))
@@ -290,35 +278,30 @@ def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str |
 
 
 def _save_checkpoint(run: Path, config: AVTrainConfig, model: AVLocalizer, ema: EMA | None, opt: torch.optim.Optimizer,
-                     epoch: int, history: list[dict[str, Any]], best: dict[str, Any], seconds: float) -> None:
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    if ema is not None:
-        tensors.update({f"ema.{k}": v for k, v in ema.target.state_dict().items()})
-    ot, meta = _optim_tensors(opt)
-    tensors.update(ot)
-    tensors["rng.torch"] = torch.get_rng_state()
-    state = {"epoch": epoch, "history": history, "best": best, "seconds": seconds, "optimizer": meta}
-    save_checked(tensors, run / "checkpoint", fmt=CHECKPOINT_FORMAT, fields={"config": config.to_dict(), "state": state})
+                     epoch: int, steps_per_epoch: int, history: list[dict[str, Any]], best: dict[str, Any], done: bool) -> None:
+    # best_val keeps TrainState's "lower is better" meaning: minus the validation score
+    state = TrainState(epoch=epoch, step=epoch * steps_per_epoch, history=history, best_epoch=best["epoch"],
+                       best_val=None if best["score"] is None else -float(best["score"]), done=done)
+    save_checkpoint(run, model=_Bundle(model, ema), optimizer=opt, state=state, train_config=config.to_dict(),
+                    model_config=config.model.to_dict(), augmentations={})
 
 
 def _load_checkpoint(run: Path, config: AVTrainConfig, model: AVLocalizer, ema: EMA | None,
                      opt: torch.optim.Optimizer) -> tuple[int, list[dict[str, Any]], dict[str, Any], float]:
-    _, cpath = checkpoint_paths(run)
-    if not cpath.is_file():
+    if not checkpoint_json(run).is_file():
         raise ValueError(f"no checkpoint to resume from in '{run}'")
-    doc, weights, config_path = read_checked_doc(run / "checkpoint", fmt=CHECKPOINT_FORMAT, allowed=("config", "state"),
-                                                 what="checkpoint")
-    if doc.get("config") != config.to_dict():
-        raise ValueError(f"checkpoint '{config_path}' was written with another training config; use the same options to resume")
-    tensors = load_checked_tensors(weights, config_path, doc["weights"]["sha256"])
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
-    if ema is not None:
-        ema.target.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, strict=True)
-    st = doc["state"]
-    _restore_optim(opt, tensors, st["optimizer"])
-    torch.set_rng_state(tensors["rng.torch"])
-    return int(st["epoch"]), list(st["history"]), dict(st["best"]), float(st["seconds"])
+    doc, tensors = read_checkpoint(run)
+    if doc["train_config"] != config.to_dict():
+        raise ValueError(f"checkpoint '{checkpoint_json(run)}' was written with another training config; "
+                         "use the same options to resume")
+    try:
+        state = restore(doc, tensors, model=_Bundle(model, ema), optimizer=opt, augmentations={})
+    except (KeyError, RuntimeError) as e:
+        raise ValueError(f"checkpoint '{checkpoint_json(run)}' does not fit this model ({str(e).splitlines()[0]})") from None
+    history = list(state.history or [])
+    best = {"epoch": state.best_epoch, "score": None if state.best_val is None else -float(state.best_val)}
+    return state.epoch, history, best, float(sum(float(r["seconds"]) for r in history))
 
 
-__all__ = ["AV_LOSSES", "AVTensors", "AVTrainConfig", "build_av_model", "calibration_loss", "checkpoint_paths", "load_split",
+__all__ = ["AV_LOSSES", "AVTensors", "AVTrainConfig", "build_av_model", "calibration_loss", "checkpoint_json", "load_split",
            "train_av", "validation_loss"]
