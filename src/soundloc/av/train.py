@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from soundloc.av.ema import EMA
-from soundloc.av.models import AVLocalizer, AVModelConfig, load_image_weights, save_av_model
+from soundloc.av.models import AVLocalizer, AVModelConfig, load_image_weights, load_prior_weights, save_av_model
 from soundloc.fileio import write_json_atomic
 from soundloc.losses import get_loss
 from soundloc.train.checkpoint import CHECKPOINT_JSON, TrainState, read_checkpoint, restore, save_checkpoint
@@ -54,7 +54,9 @@ class AVTrainConfig:
     ``momentum`` of SLAVC's target encoders; ``calibration_weight`` of the confidence calibration term;
     ``seed`` (initial weights, batch order, dropout); ``model`` the architecture (for SLAVC, use
     ``separate_projections=True`` and ``visual_dropout`` as you wish); ``image_weights`` an optional local
-    safetensors file to start the image encoder from (:func:`~soundloc.av.models.load_image_weights`)."""
+    safetensors file to start the image encoder from (:func:`~soundloc.av.models.load_image_weights`);
+    ``prior_weights`` the local safetensors file of the frozen object-prior encoder (needed exactly when
+    ``model.prior_encoder`` is set, :func:`~soundloc.av.models.load_prior_weights`)."""
 
     loss: str = "ezvsl"
     epochs: int = 10
@@ -67,6 +69,7 @@ class AVTrainConfig:
     seed: int = 0
     model: AVModelConfig = AVModelConfig()
     image_weights: str | None = None
+    prior_weights: str | None = None
 
     def __post_init__(self) -> None:
         if self.loss not in AV_LOSSES:
@@ -87,6 +90,9 @@ class AVTrainConfig:
             raise ValueError(f"calibration_weight must be >= 0, got {self.calibration_weight!r}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed!r}")
+        if self.model.prior_encoder != (self.prior_weights is not None):
+            raise ValueError("a separate object-prior encoder needs its weights file and vice versa "
+                             "(model.prior_encoder and prior_weights go together)")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -146,6 +152,8 @@ def build_av_model(config: AVTrainConfig) -> AVLocalizer:
     model = AVLocalizer(config=config.model)
     if config.image_weights is not None:
         load_image_weights(model, config.image_weights)
+    if config.prior_weights is not None:
+        load_prior_weights(model, config.prior_weights)
     return model
 
 

@@ -23,12 +23,13 @@ from soundloc.metrics.av import AVLocalizationEvaluator, AVLocalizationResult, g
 Predictor = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def model_predictor(model: AVLocalizer) -> Predictor:
-    """``(heatmap, confidence)`` of ``model`` in eval mode (the model is put in eval mode)."""
+def model_predictor(model: AVLocalizer, *, object_prior: float | None = None) -> Predictor:
+    """``(heatmap, confidence)`` of ``model`` in eval mode (the model is put in eval mode); ``object_prior`` the
+    weight of the object map (:meth:`~soundloc.av.models.AVLocalizer.localize`; default: the model's own)."""
     model.eval()
 
     def predict(frames: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return model.localize(frames, audio)
+        return model.localize(frames, audio, object_prior=object_prior)
 
     return predict
 
