@@ -187,7 +187,8 @@ def validation_loss(model: AVLocalizer, config: AVTrainConfig, data: AVTensors) 
         idx = list(range(s, min(s + config.batch_size, len(data))))
         if len(idx) < 2:
             break
-        out = model(*data.batch(idx))
+        dev = next(model.parameters()).device
+        out = model(*(t.to(dev) for t in data.batch(idx)))
         total += float(_main_loss(loss, config.loss, out, None)) * len(idx)
         count += len(idx)
     return total / max(count, 1)
@@ -213,20 +214,23 @@ class _Bundle(torch.nn.Module):
 
 def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str | os.PathLike[str], *,
              resume: bool = False, validate: Callable[[AVLocalizer], float] | None = None,
-             log: Callable[[str], None] | None = None, max_seconds: float | None = None) -> dict[str, Any]:
+             log: Callable[[str], None] | None = None, max_seconds: float | None = None,
+             device: str | torch.device = "cpu") -> dict[str, Any]:
     """Train (or with ``resume=True`` continue) into folder ``run``; returns the final history document
     ``{"config", "epochs": [...], "best": {"epoch", "score"}, "seconds"}``.
 
     ``validate(model) -> score`` (higher is better) selects the model (default: minus
     :func:`validation_loss`). ``max_seconds`` stops after the epoch during which the time ran out (the
-    checkpoint lets a later call resume). ``ValueError`` if ``resume`` finds a checkpoint of another
+    checkpoint lets a later call resume). ``device``: where the model trains (the data stay on the CPU and
+    move batch by batch; checkpoints and the saved model are CPU tensors). ``ValueError`` if ``resume`` finds a checkpoint of another
     config, or no checkpoint.
     """
     if len(train) < config.batch_size:
         raise ValueError(f"the training split has {len(train)} samples, fewer than one batch of {config.batch_size}")
     run = Path(run)
     say = log or (lambda s: None)
-    model = build_av_model(config)
+    dev = torch.device(device)
+    model = build_av_model(config).to(dev)
     ema = EMA(model, momentum=config.momentum) if config.loss == "slavc" else None
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = _make_loss(config)
@@ -248,6 +252,7 @@ def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str |
         n_batches = len(train) // config.batch_size
         for b in range(n_batches):
             frames, audio = train.batch(order[b * config.batch_size:(b + 1) * config.batch_size])
+            frames, audio = frames.to(dev, non_blocking=True), audio.to(dev, non_blocking=True)
             out = model(frames, audio)
             target = None
             if ema is not None:

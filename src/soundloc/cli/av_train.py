@@ -71,6 +71,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
                         "(EZ-VSL protocol; on the built-in benchmark it ranks a perfect map below the centre prior, "
                         "see docs/av.md); default 0.5")
     p.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch in which this time ran out")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1... (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint (same options)")
     p.add_argument("--cache-dir", default=None, help="benchmark cache folder (default: $SOUNDLOC_CACHE or ~/.cache/soundloc)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines on stderr")
@@ -100,6 +102,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = AVTrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
                         seed=args.seed, model=model, image_weights=args.image_weights, prior_weights=args.prior_weights)
     threshold = parse_threshold(args.threshold)
+    import torch
+
+    from soundloc.device import resolve_device
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else str(resolve_device(args.device, option="--device"))
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size), n_voices=args.voices,
                          object_scale=args.object_scale, max_distractors=args.max_distractors)
     run_dir = Path(args.out)
@@ -127,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             return float(getattr(evaluate_av(model_predictor(m), val, threshold=threshold), key))
 
     max_s = None if args.max_minutes is None else 60.0 * args.max_minutes
-    doc = train_av(cfg, train, val, run_dir, resume=args.resume, validate=validate, log=say, max_seconds=max_s)
+    doc = train_av(cfg, train, val, run_dir, resume=args.resume, validate=validate, log=say, max_seconds=max_s,
+                   device=device)
     best = doc["best"]
     print(f"best epoch {best['epoch']} (validation {args.select} {best['score']:.4f}); "
           f"{len(doc['epochs'])} epochs in {doc['seconds']:.0f} s; model: {run_dir / 'model.safetensors'}")
