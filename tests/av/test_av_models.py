@@ -159,3 +159,75 @@ def test_ema() -> None:
     assert not ema.target.weight.requires_grad
     with pytest.raises(ValueError, match="momentum"):
         EMA(online, momentum=1.0)
+
+
+def _minmax_np(x: np.ndarray) -> np.ndarray:
+    lo = x.reshape(len(x), -1).min(1)[:, None, None]
+    hi = x.reshape(len(x), -1).max(1)[:, None, None]
+    return (x - lo) / (hi - lo)
+
+
+def test_object_guided_heatmap_is_the_weighted_mix(tmp_path: Path) -> None:
+    """OGL: w = 0 is the raw cosine map; w in (0, 1] is (1 - w) minmax(av) + w minmax(object map), with the
+    object map the channel mean of the trunk's features (numpy reference on the trunk output)."""
+    torch.manual_seed(0)
+    m = AVLocalizer(config=TINY).eval()
+    frames, audio = _inputs(3, 32)
+    raw, conf = m.localize(frames, audio)
+    assert torch.equal(raw, m.localize(frames, audio, object_prior=0.0)[0])
+    with torch.no_grad():
+        feats = m.image_features(frames).mean(1, keepdim=True)  # (B, 1, h, w)
+    obj = torch.nn.functional.interpolate(feats, size=(32, 32), mode="bilinear", align_corners=False)[:, 0].numpy()
+    for w in (0.4, 1.0):
+        heat, conf_w = m.localize(frames, audio, object_prior=w)
+        want = (1 - w) * _minmax_np(raw.numpy()) + w * _minmax_np(obj)
+        np.testing.assert_allclose(heat.numpy(), want, atol=1e-5)
+        assert torch.equal(conf, conf_w)  # the confidence does not depend on the prior
+    with pytest.raises(ValueError, match="object_prior"):
+        m.localize(frames, audio, object_prior=1.5)
+    with pytest.raises(ValueError, match="object_prior"):
+        AVModelConfig(object_prior=-0.1)
+    # the config's weight is the default
+    m2 = AVLocalizer(config=AVModelConfig(**{**TINY.__dict__, "object_prior": 0.4}))
+    m2.load_state_dict(m.state_dict())
+    m2.eval()
+    assert torch.allclose(m2.localize(frames, audio)[0], m.localize(frames, audio, object_prior=0.4)[0])
+
+
+def test_separate_prior_encoder_is_frozen_loaded_and_saved(tmp_path: Path) -> None:
+    """EZ-VSL's OGL with a supplied trunk: the object map comes from that frozen trunk (not the trained one), it stays
+    in eval mode, gets no gradient and round-trips through save / load."""
+    from soundloc.av.models import load_prior_weights
+    from soundloc.av.train import AVTrainConfig, build_av_model
+
+    torch.manual_seed(1)
+    trunk = ResNetTrunk(in_channels=3, width=4, blocks=(1, 1), stem_stride=2)
+    with torch.no_grad():
+        for mod in trunk.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):  # non-trivial running statistics, so eval mode matters
+                mod.running_mean.uniform_(-0.5, 0.5)
+                mod.running_var.uniform_(0.5, 2.0)
+    trunk.eval()
+    path = tmp_path / "trunk.safetensors"
+    save_file({**trunk.state_dict(), "fc.weight": torch.zeros(2, 2)}, str(path))
+    cfg = AVModelConfig(**{**TINY.__dict__, "object_prior": 0.5, "prior_encoder": True})
+    with pytest.raises(ValueError, match="prior-encoder|prior_encoder"):
+        AVTrainConfig(model=cfg)  # a separate prior encoder without its weights
+    with pytest.raises(ValueError, match="no prior encoder"):
+        load_prior_weights(AVLocalizer(config=TINY), path)
+    m = build_av_model(AVTrainConfig(model=cfg, prior_weights=str(path)))
+    m.train()
+    assert m.prior_image is not None and not m.prior_image.training
+    assert not any(p.requires_grad for p in m.prior_image.parameters())
+    frames, audio = _inputs(2, 32)
+    with torch.no_grad():
+        want = torch.nn.functional.interpolate(trunk((frames - m.mean) / m.std).mean(1, keepdim=True), size=(32, 32),
+                                               mode="bilinear", align_corners=False)[:, 0]
+    assert torch.allclose(m.object_map(frames), want, atol=1e-6)
+    out = m(frames, audio)
+    out["sim"].sum().backward()
+    assert all(p.grad is None for p in m.prior_image.parameters())
+    save_av_model(m, tmp_path / "m")
+    back = load_av_model(tmp_path / "m")
+    m.eval()
+    assert torch.equal(back.localize(frames, audio)[0], m.localize(frames, audio)[0])

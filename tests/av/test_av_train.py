@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from soundloc.av.models import AVModelConfig, load_av_model
 from soundloc.av.train import AVTensors, AVTrainConfig, calibration_loss, train_av, validation_loss
+from soundloc.train.checkpoint import read_checkpoint
 
 TINY = AVModelConfig(embed_dim=8, image_width=4, image_blocks=(1, 1), image_stem_stride=2, audio_width=4, audio_blocks=(1, 1))
 
@@ -34,6 +34,11 @@ def _data(n: int, seed: int) -> AVTensors:
     return AVTensors(frames, audio, boxes, ["single"] * n)
 
 
+def _tensors(run: Path) -> dict[str, torch.Tensor]:
+    """The tensors of the run's current checkpoint (the file ``checkpoint.json`` names)."""
+    return read_checkpoint(run)[1]
+
+
 @pytest.mark.parametrize("loss", ["ezvsl", "slavc"])
 def test_exact_resume(tmp_path: Path, loss: str) -> None:
     model = AVModelConfig(**{**TINY.__dict__, "separate_projections": loss == "slavc", "visual_dropout": 0.5 if loss == "slavc" else 0.0})
@@ -48,12 +53,47 @@ def test_exact_resume(tmp_path: Path, loss: str) -> None:
     train_av(cfg, train, val, tmp_path / "cut", max_seconds=0.0)  # stops after epoch 1 (time limit)
     resumed = train_av(cfg, train, val, tmp_path / "cut", resume=True)
     assert [r["epoch"] for r in resumed["epochs"]] == [1, 2, 3]
-    a = load_file(str(tmp_path / "full" / "checkpoint.safetensors"))
-    b = load_file(str(tmp_path / "cut" / "checkpoint.safetensors"))
+    a, b = _tensors(tmp_path / "full"), _tensors(tmp_path / "cut")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert [r["loss"] for r in full["epochs"]] == [r["loss"] for r in resumed["epochs"]]
     with pytest.raises(ValueError, match="no checkpoint"):
         train_av(cfg, train, val, tmp_path / "none", resume=True)
+
+
+@pytest.mark.parametrize("loss", ["ezvsl", "slavc"])
+def test_kill_between_checkpoint_writes_still_resumes_exactly(tmp_path: Path, loss: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kill after epoch 2's tensor file is written but before checkpoint.json names it: the run folder holds
+    epoch 1's JSON and both tensor files; resume continues from epoch 1 and ends with the uninterrupted weights."""
+    import soundloc.train.checkpoint as ckpt
+
+    model = AVModelConfig(**{**TINY.__dict__, "separate_projections": loss == "slavc", "visual_dropout": 0.5 if loss == "slavc" else 0.0})
+    cfg = AVTrainConfig(loss=loss, epochs=3, batch_size=8, model=model, seed=2)
+    train, val = _data(24, 0), _data(8, 1)
+    train_av(cfg, train, val, tmp_path / "full")
+    calls = {"n": 0}
+    real = ckpt.write_json_atomic
+
+    def killed_on_second(path: Path, doc: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed between the tensor file and checkpoint.json")
+        real(path, doc)
+
+    monkeypatch.setattr(ckpt, "write_json_atomic", killed_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        train_av(cfg, train, val, tmp_path / "cut")
+    monkeypatch.setattr(ckpt, "write_json_atomic", real)
+    cut = tmp_path / "cut"
+    assert len(list(cut.glob("checkpoint-*.safetensors"))) == 2  # epoch 1's (named by the JSON) and epoch 2's orphan
+    assert json.loads((cut / "checkpoint.json").read_text())["state"]["epoch"] == 1
+    resumed = train_av(cfg, train, val, cut, resume=True)
+    assert [r["epoch"] for r in resumed["epochs"]] == [1, 2, 3]
+    a, b = _tensors(tmp_path / "full"), _tensors(cut)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert len(list(cut.glob("checkpoint-*.safetensors"))) == 1  # the orphan is cleaned up by the next save
+    assert load_av_model(cut / "model").state_dict().keys() == load_av_model(tmp_path / "full" / "model").state_dict().keys()
+    full_best = load_av_model(tmp_path / "full" / "model").state_dict()
+    assert all(torch.equal(v, full_best[k]) for k, v in load_av_model(cut / "model").state_dict().items())
 
 
 def test_selection_uses_the_validation_score(tmp_path: Path) -> None:
@@ -71,8 +111,8 @@ def test_selection_uses_the_validation_score(tmp_path: Path) -> None:
     assert [r["val_score"] for r in hist["epochs"]] == [0.2, 0.9, 0.5]
     # model.safetensors is epoch 2's model, not the last one
     best = load_av_model(tmp_path / "model")
-    last = load_file(str(tmp_path / "checkpoint.safetensors"))
-    assert not torch.equal(best.state_dict()["img_proj.weight"], last["model.img_proj.weight"])
+    last = _tensors(tmp_path)
+    assert not torch.equal(best.state_dict()["img_proj.weight"], last["model.net.img_proj.weight"])
 
 
 def test_default_selection_is_the_validation_loss_and_training_lowers_it(tmp_path: Path) -> None:

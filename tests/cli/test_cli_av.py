@@ -44,7 +44,7 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], needle:
 
 def test_train_writes_the_run(run: tuple[Path, Path]) -> None:
     r, _ = run
-    for name in ("model.safetensors", "model.json", "checkpoint.safetensors", "checkpoint.json", "history.json", "data.json"):
+    for name in ("model.safetensors", "model.json", "checkpoint.json", "history.json", "data.json"):
         assert (r / name).is_file(), name
     hist = json.loads((r / "history.json").read_text())
     assert len(hist["epochs"]) == 2 and hist["best"]["epoch"] in (1, 2)

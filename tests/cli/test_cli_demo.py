@@ -235,3 +235,36 @@ def test_demo_searches_the_grid_localize_uses(tmp_path, demo_run, monkeypatch, c
         for s in res["estimates"] + res["rejected"]:
             assert -90.0 - 1e-6 <= s["azimuth"] <= 90.0 + 1e-6
             assert 0.0 <= s["confidence"] <= 1.0
+
+
+def test_demo_av_without_a_model_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import soundloc.av.pretrained as pre
+
+    monkeypatch.setattr(pre, "PRETRAINED_DIR", tmp_path / "empty")
+    assert main(["demo", "--av", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "no built-in audio-visual model" in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_av_draws_the_heatmap_of_a_shipped_model(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    import soundloc.av.pretrained as pre
+    from soundloc.av.models import AVLocalizer, AVModelConfig, save_av_model
+
+    monkeypatch.setenv("SOUNDLOC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(pre, "PRETRAINED_DIR", tmp_path / "pre")
+    torch.manual_seed(0)  # a tiny model stands in for the shipped one
+    tiny = AVModelConfig(embed_dim=8, image_width=4, image_blocks=(1, 1), image_stem_stride=2, audio_width=4, audio_blocks=(1, 1))
+    save_av_model(AVLocalizer(config=tiny), tmp_path / "pre" / "digits")
+    (tmp_path / "pre" / "digits.data.json").write_text(json.dumps(
+        {"data": "builtin", "bench": {"image_size": 32, "sizes": [16, 8, 8], "n_voices": 8, "seed": 0}}))
+    assert main(["demo", "--av", "--seed", "0", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "test sample 0" in out and "confidence" in out
+    assert (tmp_path / "out" / "av_heatmap.png").stat().st_size > 1000
+    capsys.readouterr()
+    assert main(["demo", "--av", "--seed", "99", "--out", str(tmp_path / "out")]) == 2
+    assert "--seed picks a test sample" in capsys.readouterr().err

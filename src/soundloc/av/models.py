@@ -16,6 +16,14 @@
   pairs (:meth:`AVLocalizer.confidence_logits`): silent, noise-only and off-screen sounds match no
   location and should score low.
 
+**Object-guided localization** (EZ-VSL's OGL, ``config.object_prior`` = weight ``w`` > 0): the
+heatmap is ``(1 - w) * minmax(av map) + w * minmax(object map)``, where the object map is the
+channel mean of an image trunk's (non-negative, post-ReLU) feature map, a class-agnostic "something
+is here" map. EZ-VSL takes it from a frozen ImageNet-pretrained encoder: set
+``config.prior_encoder=True`` and load that trunk from a local file with :func:`load_prior_weights`
+(it is frozen, kept in eval mode and saved with the model); without it the map comes from the
+model's own (trained) image trunk.
+
 SLAVC options: ``separate_projections`` adds a second pair of projections for audio-visual
 correspondence (``img_cor``, ``aud_cor``), ``visual_dropout`` drops image features before the
 projections during training (SLAVC uses 0.9).
@@ -54,7 +62,9 @@ class AVModelConfig:
     ``image_stem_stride`` 1, 2 or 4 (4 = ResNet's strided convolution + max pool; the map is
     ``H / (stem_stride * 2 ** (stages - 1))`` pixels high); ``audio_width`` / ``audio_blocks`` the same for the
     audio trunk (stem stride 2); ``fs`` audio rate (Hz), ``nfft`` / ``hop`` STFT settings (samples), ``n_mels``
-    mel bands; ``separate_projections`` and ``visual_dropout`` the SLAVC options.
+    mel bands; ``separate_projections`` and ``visual_dropout`` the SLAVC options; ``object_prior`` the weight
+    ``w`` in [0, 1] of the object map in the heatmap (0: off) and ``prior_encoder`` whether that map comes from a
+    separate frozen trunk (EZ-VSL's OGL with pretrained weights) instead of the model's own image trunk.
     """
 
     embed_dim: int = 128
@@ -69,6 +79,8 @@ class AVModelConfig:
     n_mels: int = 64
     separate_projections: bool = False
     visual_dropout: float = 0.0
+    object_prior: float = 0.0
+    prior_encoder: bool = False
 
     def __post_init__(self) -> None:
         for name in ("embed_dim", "image_width", "audio_width", "fs", "nfft", "hop", "n_mels"):
@@ -83,6 +95,11 @@ class AVModelConfig:
             raise ValueError(f"image_stem_stride must be 1, 2 or 4, got {self.image_stem_stride!r}")
         if not 0.0 <= float(self.visual_dropout) < 1.0:
             raise ValueError(f"visual_dropout must be in [0, 1), got {self.visual_dropout!r}")
+        if isinstance(self.object_prior, bool) or not isinstance(self.object_prior, (int, float)) \
+                or not 0.0 <= float(self.object_prior) <= 1.0:
+            raise ValueError(f"object_prior must be a weight in [0, 1], got {self.object_prior!r}")
+        if not isinstance(self.prior_encoder, bool):
+            raise ValueError(f"prior_encoder must be true or false, got {self.prior_encoder!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples as lists)."""
@@ -187,6 +204,10 @@ class AVLocalizer(nn.Module):
         self.aud_proj = nn.Linear(c_aud, d)
         self.img_proj_cor: nn.Module | None = nn.Conv2d(c_img, d, 1) if cfg.separate_projections else None
         self.aud_proj_cor: nn.Module | None = nn.Linear(c_aud, d) if cfg.separate_projections else None
+        self.prior_image: ResNetTrunk | None = None
+        if cfg.prior_encoder:
+            self.prior_image = ResNetTrunk(in_channels=3, width=cfg.image_width, blocks=cfg.image_blocks,
+                                           stem_stride=cfg.image_stem_stride).requires_grad_(False).eval()
         self.conf_scale = nn.Parameter(torch.tensor(10.0))
         self.conf_bias = nn.Parameter(torch.tensor(-5.0))
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -199,6 +220,13 @@ class AVLocalizer(nn.Module):
             raise ValueError(f"audio must be (B, N) mono with the frames' batch size {frame.shape[0]}, got shape {tuple(audio.shape)}")
         if audio.shape[1] < self.config.nfft:
             raise ValueError(f"audio clips need at least {self.config.nfft} samples, got {audio.shape[1]}")
+
+    def train(self, mode: bool = True) -> AVLocalizer:
+        """As ``nn.Module.train``; the frozen prior encoder always stays in eval mode."""
+        super().train(mode)
+        if self.prior_image is not None:
+            self.prior_image.eval()
+        return self
 
     def image_features(self, frame: torch.Tensor) -> torch.Tensor:
         """Image trunk output ``(B, C, h, w)`` (before dropout and projection)."""
@@ -227,18 +255,55 @@ class AVLocalizer(nn.Module):
         return self.conf_scale * sim.flatten(1).amax(dim=1) + self.conf_bias
 
     @torch.no_grad()
-    def localize(self, frame: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(heatmap, confidence)``: cosine similarity upsampled to the frame ``(B, H, W)`` in [-1, 1] and the
-        sounding-object confidence ``(B,)`` in (0, 1). Uses the current mode (call ``.eval()`` first)."""
+    def object_map(self, frame: torch.Tensor) -> torch.Tensor:
+        """Object map ``(B, H, W)``: channel mean of the prior encoder's (or, without one, the image trunk's)
+        feature map, upsampled (bilinear) to the frame. Class-agnostic; it does not depend on the sound."""
+        x = (frame - self.mean) / self.std
+        feats = self.prior_image(x) if self.prior_image is not None else self.image(x)
+        return F.interpolate(feats.mean(1, keepdim=True), size=frame.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+
+    @torch.no_grad()
+    def localize(self, frame: torch.Tensor, audio: torch.Tensor, *,
+                 object_prior: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(heatmap, confidence)``: ``(B, H, W)`` and the sounding-object confidence ``(B,)`` in (0, 1).
+
+        Without an object prior (``object_prior`` 0, default ``config.object_prior``) the heatmap is the cosine
+        similarity upsampled to the frame, in [-1, 1]; with weight ``w > 0`` it is
+        ``(1 - w) * minmax(similarity) + w * minmax(object map)``, in [0, 1] (min-max per sample). Uses the
+        current mode (call ``.eval()`` first)."""
+        w = self.config.object_prior if object_prior is None else float(object_prior)
+        if not 0.0 <= w <= 1.0:
+            raise ValueError(f"object_prior must be a weight in [0, 1], got {object_prior!r}")
         sim = self(frame, audio)["sim"]
         heat = F.interpolate(sim[:, None], size=frame.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        if w > 0:
+            heat = (1 - w) * _minmax(heat) + w * _minmax(self.object_map(frame))
         return heat, torch.sigmoid(self.confidence_logits(sim))
+
+
+def _minmax(x: torch.Tensor) -> torch.Tensor:
+    """Min-max normalise each map of ``(B, H, W)`` to [0, 1] (a constant map becomes 0)."""
+    flat = x.flatten(1)
+    lo, hi = flat.amin(1, keepdim=True), flat.amax(1, keepdim=True)
+    return ((flat - lo) / (hi - lo).clamp_min(1e-12)).view_as(x)
+
+
+def load_prior_weights(model: AVLocalizer, path: str | os.PathLike[str]) -> None:
+    """Load the frozen object-prior encoder (``config.prior_encoder=True``) from a local safetensors file, with
+    the checks of :func:`load_image_weights`."""
+    if model.prior_image is None:
+        raise ValueError("the model has no prior encoder (build it with prior_encoder=True)")
+    _load_trunk(model.prior_image, model.config, path)
 
 
 def load_image_weights(model: AVLocalizer, path: str | os.PathLike[str]) -> None:
     """Start the image encoder from a local safetensors file (a trunk state dict; ``fc.*`` tensors of a
     classifier are ignored). ``ValueError`` (one line, naming the file) if it is unreadable, misses a tensor,
     has extra ones, or one of another shape: use matching ``image_width`` / ``image_blocks``."""
+    _load_trunk(model.image, model.config, path)
+
+
+def _load_trunk(trunk: nn.Module, config: AVModelConfig, path: str | os.PathLike[str]) -> None:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -249,16 +314,16 @@ def load_image_weights(model: AVLocalizer, path: str | os.PathLike[str]) -> None
         state = {k: v for k, v in load_file(str(p)).items() if not k.startswith("fc.")}
     except (SafetensorError, OSError, RuntimeError, ValueError) as e:
         raise ValueError(f"image weights '{p}' are not a readable safetensors file ({str(e).splitlines()[0]})") from None
-    expected = model.image.state_dict()
+    expected = trunk.state_dict()
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or extra:
         what = f"missing tensor '{missing[0]}'" if missing else f"unexpected tensor '{extra[0]}'"
-        raise ValueError(f"image weights '{p}': {what}; they do not fit image_width={model.config.image_width}, "
-                         f"image_blocks={model.config.image_blocks}")
+        raise ValueError(f"image weights '{p}': {what}; they do not fit image_width={config.image_width}, "
+                         f"image_blocks={config.image_blocks}")
     for k, v in expected.items():
         if state[k].shape != v.shape:
             raise ValueError(f"image weights '{p}': tensor '{k}' is {tuple(state[k].shape)}, the encoder needs {tuple(v.shape)}")
-    model.image.load_state_dict({k: state[k].to(v.dtype) for k, v in expected.items()})
+    trunk.load_state_dict({k: state[k].to(v.dtype) for k, v in expected.items()})
 
 
 def save_av_model(model: AVLocalizer, path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -292,4 +357,4 @@ def center_prior(height: int, width: int, *, sigma: float = 0.25) -> torch.Tenso
 
 
 __all__ = ["AV_MODEL_FORMAT", "AVLocalizer", "AVModelConfig", "BasicBlock", "ResNetTrunk", "center_prior", "load_av_model",
-           "load_image_weights", "save_av_model"]
+           "load_image_weights", "load_prior_weights", "save_av_model"]

@@ -12,10 +12,14 @@ detached so it does not change the contrastive objective). SLAVC adds momentum t
 data, which needs no labels; the CLI passes cIoU / AUC on the validation split) and the best epoch
 is kept as ``RUN/model.safetensors`` + ``RUN/model.json``.
 
-**Checkpoints**: after each epoch ``RUN/checkpoint.safetensors`` + ``RUN/checkpoint.json`` are written
-atomically (model, momentum target, AdamW state, torch RNG state, the history and the best score);
-``train_av(..., resume=True)`` continues from it and gives bit-identical weights to an uninterrupted run
-on the same machine. ``RUN/history.json`` lists each epoch's losses, validation score and time.
+**Checkpoints**: after each epoch the run folder gets the checkpoint of
+:mod:`soundloc.train.checkpoint` (the same step-numbered scheme as the SELD trainer):
+``RUN/checkpoint-<step>.safetensors`` (model as ``model.net.*``, SLAVC's momentum target as
+``model.ema.*``, AdamW state, RNG states) is written first under a new name, then ``RUN/checkpoint.json``
+(one atomic rename) names it with its sha256, then older tensor files are removed, so a kill at any
+moment leaves a checkpoint that resumes. ``train_av(..., resume=True)`` continues from it and gives
+bit-identical weights to an uninterrupted run on the same machine. ``RUN/history.json`` lists each
+epoch's losses, validation score and time.
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ import torch
 import torch.nn.functional as F
 
 from soundloc.av.ema import EMA
-from soundloc.av.models import AVLocalizer, AVModelConfig, load_image_weights, save_av_model
+from soundloc.av.models import AVLocalizer, AVModelConfig, load_image_weights, load_prior_weights, save_av_model
 from soundloc.fileio import write_json_atomic
 from soundloc.losses import get_loss
-from soundloc.models.io import load_checked_tensors, read_checked_doc, save_checked
+from soundloc.train.checkpoint import CHECKPOINT_JSON, TrainState, read_checkpoint, restore, save_checkpoint
 
 AV_LOSSES = ("ezvsl", "slavc", "fnac")
 """Training objectives of :func:`train_av`."""
@@ -50,7 +54,9 @@ class AVTrainConfig:
     ``momentum`` of SLAVC's target encoders; ``calibration_weight`` of the confidence calibration term;
     ``seed`` (initial weights, batch order, dropout); ``model`` the architecture (for SLAVC, use
     ``separate_projections=True`` and ``visual_dropout`` as you wish); ``image_weights`` an optional local
-    safetensors file to start the image encoder from (:func:`~soundloc.av.models.load_image_weights`)."""
+    safetensors file to start the image encoder from (:func:`~soundloc.av.models.load_image_weights`);
+    ``prior_weights`` the local safetensors file of the frozen object-prior encoder (needed exactly when
+    ``model.prior_encoder`` is set, :func:`~soundloc.av.models.load_prior_weights`)."""
 
     loss: str = "ezvsl"
     epochs: int = 10
@@ -63,6 +69,7 @@ class AVTrainConfig:
     seed: int = 0
     model: AVModelConfig = AVModelConfig()
     image_weights: str | None = None
+    prior_weights: str | None = None
 
     def __post_init__(self) -> None:
         if self.loss not in AV_LOSSES:
@@ -83,6 +90,9 @@ class AVTrainConfig:
             raise ValueError(f"calibration_weight must be >= 0, got {self.calibration_weight!r}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed!r}")
+        if self.model.prior_encoder != (self.prior_weights is not None):
+            raise ValueError("a separate object-prior encoder needs its weights file and vice versa "
+                             "(model.prior_encoder and prior_weights go together)")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -142,6 +152,8 @@ def build_av_model(config: AVTrainConfig) -> AVLocalizer:
     model = AVLocalizer(config=config.model)
     if config.image_weights is not None:
         load_image_weights(model, config.image_weights)
+    if config.prior_weights is not None:
+        load_prior_weights(model, config.prior_weights)
     return model
 
 
@@ -175,7 +187,8 @@ def validation_loss(model: AVLocalizer, config: AVTrainConfig, data: AVTensors) 
         idx = list(range(s, min(s + config.batch_size, len(data))))
         if len(idx) < 2:
             break
-        out = model(*data.batch(idx))
+        dev = next(model.parameters()).device
+        out = model(*(t.to(dev) for t in data.batch(idx)))
         total += float(_main_loss(loss, config.loss, out, None)) * len(idx)
         count += len(idx)
     return total / max(count, 1)
@@ -185,52 +198,39 @@ def _make_loss(config: AVTrainConfig) -> torch.nn.Module:
     return get_loss(config.loss, temperature=config.temperature)
 
 
-def _optim_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    sd = opt.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for idx, st in sd["state"].items():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"optim.{idx}.{k}"] = v
-            else:
-                scalars.setdefault(str(idx), {})[k] = v
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+def checkpoint_json(run: str | os.PathLike[str]) -> Path:
+    """``RUN/checkpoint.json``, the file that names the run's current checkpoint tensors."""
+    return Path(run) / CHECKPOINT_JSON
 
 
-def _restore_optim(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for key, v in tensors.items():
-        if key.startswith("optim."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = v
-    for idx, sc in meta.get("scalars", {}).items():
-        state.setdefault(int(idx), {}).update(sc)
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+class _Bundle(torch.nn.Module):
+    """What a checkpoint holds as its "model": the network (``net.*``) and SLAVC's momentum target (``ema.*``)."""
 
-
-def checkpoint_paths(run: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """``(RUN/checkpoint.safetensors, RUN/checkpoint.json)``."""
-    r = Path(run)
-    return r / "checkpoint.safetensors", r / "checkpoint.json"
+    def __init__(self, net: AVLocalizer, ema: EMA | None) -> None:
+        super().__init__()
+        self.net = net
+        self.ema = ema.target if ema is not None else None
 
 
 def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str | os.PathLike[str], *,
              resume: bool = False, validate: Callable[[AVLocalizer], float] | None = None,
-             log: Callable[[str], None] | None = None, max_seconds: float | None = None) -> dict[str, Any]:
+             log: Callable[[str], None] | None = None, max_seconds: float | None = None,
+             device: str | torch.device = "cpu") -> dict[str, Any]:
     """Train (or with ``resume=True`` continue) into folder ``run``; returns the final history document
     ``{"config", "epochs": [...], "best": {"epoch", "score"}, "seconds"}``.
 
     ``validate(model) -> score`` (higher is better) selects the model (default: minus
     :func:`validation_loss`). ``max_seconds`` stops after the epoch during which the time ran out (the
-    checkpoint lets a later call resume). ``ValueError`` if ``resume`` finds a checkpoint of another
+    checkpoint lets a later call resume). ``device``: where the model trains (the data stay on the CPU and
+    move batch by batch; checkpoints and the saved model are CPU tensors). ``ValueError`` if ``resume`` finds a checkpoint of another
     config, or no checkpoint.
     """
     if len(train) < config.batch_size:
         raise ValueError(f"the training split has {len(train)} samples, fewer than one batch of {config.batch_size}")
     run = Path(run)
     say = log or (lambda s: None)
-    model = build_av_model(config)
+    dev = torch.device(device)
+    model = build_av_model(config).to(dev)
     ema = EMA(model, momentum=config.momentum) if config.loss == "slavc" else None
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = _make_loss(config)
@@ -252,6 +252,7 @@ def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str |
         n_batches = len(train) // config.batch_size
         for b in range(n_batches):
             frames, audio = train.batch(order[b * config.batch_size:(b + 1) * config.batch_size])
+            frames, audio = frames.to(dev, non_blocking=True), audio.to(dev, non_blocking=True)
             out = model(frames, audio)
             target = None
             if ema is not None:
@@ -279,7 +280,7 @@ def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str |
         if best["score"] is None or score > best["score"]:
             best = {"epoch": epoch + 1, "score": score}
             save_av_model(model, run / "model")
-        _save_checkpoint(run, config, model, ema, opt, epoch + 1, history, best, seconds)
+        _save_checkpoint(run, config, model, ema, opt, epoch + 1, n_batches, history, best, done=epoch + 1 == config.epochs)
         write_json_atomic(run / "history.json", {"config": config.to_dict(), "epochs": history, "best": best, "seconds": seconds})
         say(f"epoch {epoch + 1}/{config.epochs}: loss {row['loss']:.4f}, calibration {row['calibration']:.4f}, "
             f"val score {score:.4f}, {dt:.1f} s" + (" (best)" if best["epoch"] == epoch + 1 else ""))
@@ -290,35 +291,30 @@ def train_av(config: AVTrainConfig, train: AVTensors, val: AVTensors, run: str |
 
 
 def _save_checkpoint(run: Path, config: AVTrainConfig, model: AVLocalizer, ema: EMA | None, opt: torch.optim.Optimizer,
-                     epoch: int, history: list[dict[str, Any]], best: dict[str, Any], seconds: float) -> None:
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    if ema is not None:
-        tensors.update({f"ema.{k}": v for k, v in ema.target.state_dict().items()})
-    ot, meta = _optim_tensors(opt)
-    tensors.update(ot)
-    tensors["rng.torch"] = torch.get_rng_state()
-    state = {"epoch": epoch, "history": history, "best": best, "seconds": seconds, "optimizer": meta}
-    save_checked(tensors, run / "checkpoint", fmt=CHECKPOINT_FORMAT, fields={"config": config.to_dict(), "state": state})
+                     epoch: int, steps_per_epoch: int, history: list[dict[str, Any]], best: dict[str, Any], done: bool) -> None:
+    # best_val keeps TrainState's "lower is better" meaning: minus the validation score
+    state = TrainState(epoch=epoch, step=epoch * steps_per_epoch, history=history, best_epoch=best["epoch"],
+                       best_val=None if best["score"] is None else -float(best["score"]), done=done)
+    save_checkpoint(run, model=_Bundle(model, ema), optimizer=opt, state=state, train_config=config.to_dict(),
+                    model_config=config.model.to_dict(), augmentations={})
 
 
 def _load_checkpoint(run: Path, config: AVTrainConfig, model: AVLocalizer, ema: EMA | None,
                      opt: torch.optim.Optimizer) -> tuple[int, list[dict[str, Any]], dict[str, Any], float]:
-    _, cpath = checkpoint_paths(run)
-    if not cpath.is_file():
+    if not checkpoint_json(run).is_file():
         raise ValueError(f"no checkpoint to resume from in '{run}'")
-    doc, weights, config_path = read_checked_doc(run / "checkpoint", fmt=CHECKPOINT_FORMAT, allowed=("config", "state"),
-                                                 what="checkpoint")
-    if doc.get("config") != config.to_dict():
-        raise ValueError(f"checkpoint '{config_path}' was written with another training config; use the same options to resume")
-    tensors = load_checked_tensors(weights, config_path, doc["weights"]["sha256"])
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
-    if ema is not None:
-        ema.target.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, strict=True)
-    st = doc["state"]
-    _restore_optim(opt, tensors, st["optimizer"])
-    torch.set_rng_state(tensors["rng.torch"])
-    return int(st["epoch"]), list(st["history"]), dict(st["best"]), float(st["seconds"])
+    doc, tensors = read_checkpoint(run)
+    if doc["train_config"] != config.to_dict():
+        raise ValueError(f"checkpoint '{checkpoint_json(run)}' was written with another training config; "
+                         "use the same options to resume")
+    try:
+        state = restore(doc, tensors, model=_Bundle(model, ema), optimizer=opt, augmentations={})
+    except (KeyError, RuntimeError) as e:
+        raise ValueError(f"checkpoint '{checkpoint_json(run)}' does not fit this model ({str(e).splitlines()[0]})") from None
+    history = list(state.history or [])
+    best = {"epoch": state.best_epoch, "score": None if state.best_val is None else -float(state.best_val)}
+    return state.epoch, history, best, float(sum(float(r["seconds"]) for r in history))
 
 
-__all__ = ["AV_LOSSES", "AVTensors", "AVTrainConfig", "build_av_model", "calibration_loss", "checkpoint_paths", "load_split",
+__all__ = ["AV_LOSSES", "AVTensors", "AVTrainConfig", "build_av_model", "calibration_loss", "checkpoint_json", "load_split",
            "train_av", "validation_loss"]

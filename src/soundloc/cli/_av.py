@@ -18,10 +18,31 @@ def check_data(data: str) -> str:
     return key
 
 
-def bench_config(*, image_size: int, sizes: tuple[int, int, int], n_voices: int = 16, seed: int = 0) -> Any:
+def bench_config(*, image_size: int, sizes: tuple[int, int, int], n_voices: int = 16, seed: int = 0,
+                 object_scale: tuple[float, float] | None = None, max_distractors: int | None = None) -> Any:
+    """The benchmark config of the ``av-*`` options; ``object_scale`` is the digit height range as a fraction of the
+    frame (``AVBenchConfig.digit_height``), ``None`` keeps the benchmark's defaults."""
     from soundloc.av import AVBenchConfig
 
-    return AVBenchConfig(image_size=image_size, sizes=sizes, n_voices=n_voices, seed=seed)
+    extra: dict[str, Any] = {}
+    if object_scale is not None:
+        extra["digit_height"] = tuple(object_scale)
+    if max_distractors is not None:
+        extra["max_distractors"] = max_distractors
+    return AVBenchConfig(image_size=image_size, sizes=sizes, n_voices=n_voices, seed=seed, **extra)
+
+
+def parse_threshold(text: str, option: str = "--threshold") -> float | str:
+    """``"median"`` or a float in [0, 1] (a fixed threshold on the min-max normalised map); one-line ``ValueError``."""
+    if text == "median":
+        return "median"
+    try:
+        t = float(text)
+    except ValueError:
+        raise ValueError(f"{option} must be 'median' or a number in [0, 1], got '{text}'") from None
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"{option} must be 'median' or a number in [0, 1], got '{text}'")
+    return t
 
 
 def bench_to_dict(cfg: Any) -> dict[str, Any]:

@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--threshold", default="median", metavar="median|T",
                    help="map threshold: median (EZ-VSL protocol: the top half of the map) or T in [0, 1] on the "
                         "min-max normalised map (default median)")
+    p.add_argument("--object-prior", type=float, default=None, metavar="W",
+                   help="weight of the object map in the heatmap (EZ-VSL's OGL; default: the model's own setting); "
+                        "choose it on --split val, not on test")
     p.add_argument("--baselines", action="store_true", help="also score the centre prior and the random-init model")
     p.add_argument("--grid", default=None, metavar="OUT.png", help="write a grid of the best and worst examples")
     p.add_argument("--grid-size", type=int, default=8, help="best and worst examples each in the grid (default 8)")
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from soundloc.av.models import load_av_model
-    from soundloc.cli._av import bench_from_run, check_data, load_split
+    from soundloc.cli._av import bench_from_run, check_data, load_split, parse_threshold
     from soundloc.cli._text import align_table
     from soundloc.fileio import check_writable
 
@@ -50,14 +53,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--n must be >= 1, got {args.n}")
     if not 1 <= args.grid_size <= 32:
         raise ValueError(f"--grid-size must be 1-32, got {args.grid_size}")
-    threshold: float | str = "median"
-    if args.threshold != "median":
-        try:
-            threshold = float(args.threshold)
-        except ValueError:
-            raise ValueError(f"--threshold must be 'median' or a number in [0, 1], got '{args.threshold}'") from None
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"--threshold must be 'median' or a number in [0, 1], got '{args.threshold}'")
+    threshold = parse_threshold(args.threshold)
+    if args.object_prior is not None and not 0.0 <= args.object_prior <= 1.0:
+        raise ValueError(f"--object-prior must be a weight in [0, 1], got {args.object_prior}")
     run_dir = Path(args.run)
     if not run_dir.is_dir():
         raise ValueError(f"run folder '{run_dir}' does not exist")
@@ -68,14 +66,15 @@ def run(args: argparse.Namespace) -> int:
 
     from soundloc.metrics.av_eval import center_predictor, evaluate_av, model_predictor
 
-    rows = [("model", evaluate_av(model_predictor(model), data, threshold=threshold))]
+    w = args.object_prior
+    rows = [("model", evaluate_av(model_predictor(model, object_prior=w), data, threshold=threshold))]
     if args.baselines:
         from soundloc.av.train import AVTrainConfig, build_av_model
         from soundloc.fileio import load_json
 
         hist = load_json(run_dir / "history.json", what="run history")
         cfg = AVTrainConfig.from_dict(hist.get("config") if isinstance(hist, dict) else None)
-        rows.append(("random init", evaluate_av(model_predictor(build_av_model(cfg)), data, threshold=threshold)))
+        rows.append(("random init", evaluate_av(model_predictor(build_av_model(cfg), object_prior=w), data, threshold=threshold)))
         rows.append(("centre prior", evaluate_av(center_predictor(), data, threshold=threshold)))
     if args.format == "json":
         print(json.dumps({name: r.to_dict() for name, r in rows}, indent=2))
@@ -98,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         k = min(args.grid_size, order.size)
         pick = list(order[:k]) + [i for i in order[::-1][:k] if i not in set(order[:k])]
         frames, audio = data.batch(pick)
-        heat, conf = model.localize(frames, audio)
+        heat, conf = model.localize(frames, audio, object_prior=w)
         titles = [f"#{i} cIoU {c[i]:.2f} conf {float(conf[j]):.2f}" for j, i in enumerate(pick)]
         plot_av_grid(args.grid, list(frames.numpy()), list(heat.numpy()), boxes=[data.boxes[i] for i in pick], titles=titles,
                      ncols=k, suptitle=f"{run_dir.name}: best (top) and worst (bottom) localised {args.split} samples")

@@ -3,8 +3,10 @@
 ``soundloc av-train builtin --loss ezvsl --out RUN`` trains on the built-in offline benchmark (spoken
 digits and digit glyphs, :mod:`soundloc.av.synthetic`; generated once and cached). The model is selected
 on the **validation** split after every epoch (``--select``: cIoU AUC, cIoU@0.5, detection AP, or the
-unsupervised validation loss), never on test. RUN receives ``model.safetensors`` + ``model.json`` (the
-best epoch), ``checkpoint.*`` (the last epoch, with optimiser and RNG states: ``--resume`` continues
+unsupervised validation loss; ``--threshold``: the map threshold of those scores, 0.5 by default because
+the EZ-VSL median threshold cannot rank maps of objects much smaller than half the frame), never on
+test. RUN receives ``model.safetensors`` + ``model.json`` (the best epoch), ``checkpoint.json`` +
+``checkpoint-<step>.safetensors`` (the last epoch, with optimiser and RNG states: ``--resume`` continues
 bit-identically), ``history.json`` and ``data.json`` (the benchmark settings, for ``av-evaluate``).
 """
 
@@ -20,6 +22,14 @@ def _blocks(text: str) -> tuple[int, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated block counts such as 1,1,1, got '{text}'") from None
     return out
+
+
+def _pair(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI such as 0.25,0.45, got '{text}'") from None
+    return lo, hi
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -39,6 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--val-size", type=int, default=500, help="validation samples (default 500)")
     p.add_argument("--test-size", type=int, default=1000, help="test samples recorded for av-evaluate (default 1000)")
     p.add_argument("--voices", type=int, default=16, help="eSpeak voices in the benchmark's speech bank, >= 8 (default 16)")
+    p.add_argument("--object-scale", type=_pair, default=None, metavar="LO,HI",
+                   help="digit height range as a fraction of the frame (benchmark default 0.25,0.45; at most 0.6)")
+    p.add_argument("--max-distractors", type=int, default=None, help="silent digits on screen at most, 0-3 (default 2)")
     p.add_argument("--embed-dim", type=int, default=128, help="audio-visual embedding size (default 128)")
     p.add_argument("--width", type=int, default=32, help="channels of the first image stage (ResNet-18: 64; default 32)")
     p.add_argument("--blocks", type=_blocks, default=(1, 1, 1), help="image residual blocks per stage (ResNet-18: 2,2,2,2; default 1,1,1)")
@@ -46,9 +59,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--audio-width", type=int, default=32, help="channels of the first audio stage (default 32)")
     p.add_argument("--visual-dropout", type=float, default=None, help="dropout on image features (default: 0.9 for slavc, else 0)")
     p.add_argument("--image-weights", default=None, metavar="FILE", help="local safetensors file to start the image encoder from")
+    p.add_argument("--object-prior", type=float, default=0.0, metavar="W",
+                   help="weight of the object map in the heatmap (EZ-VSL's object-guided localization; default 0: off)")
+    p.add_argument("--prior-weights", default=None, metavar="FILE",
+                   help="local safetensors file of a frozen image trunk for the object map (EZ-VSL: ImageNet ResNet-18); "
+                        "without it the object map comes from the trained image trunk")
     p.add_argument("--select", choices=("auc", "ciou", "ap", "loss"), default="auc",
                    help="validation score that picks the best epoch (default auc)")
+    p.add_argument("--threshold", default="0.5", metavar="median|T",
+                   help="map threshold of the validation scores: T in [0, 1] on the min-max normalised map, or median "
+                        "(EZ-VSL protocol; on the built-in benchmark it ranks a perfect map below the centre prior, "
+                        "see docs/av.md); default 0.5")
     p.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch in which this time ran out")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1... (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint (same options)")
     p.add_argument("--cache-dir", default=None, help="benchmark cache folder (default: $SOUNDLOC_CACHE or ~/.cache/soundloc)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines on stderr")
@@ -61,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     from soundloc.av.models import AVModelConfig
     from soundloc.av.train import AVTrainConfig, train_av
-    from soundloc.cli._av import bench_config, bench_to_dict, check_data, load_split
+    from soundloc.cli._av import bench_config, bench_to_dict, check_data, load_split, parse_threshold
     from soundloc.fileio import check_writable, write_json_atomic
 
     check_data(args.data)
@@ -73,10 +97,23 @@ def run(args: argparse.Namespace) -> int:
     dropout = args.visual_dropout if args.visual_dropout is not None else (0.9 if args.loss == "slavc" else 0.0)
     model = AVModelConfig(embed_dim=args.embed_dim, image_width=args.width, image_blocks=args.blocks, image_stem_stride=args.stem_stride,
                           audio_width=args.audio_width, audio_blocks=(1,) * len(args.blocks),
-                          separate_projections=args.loss == "slavc", visual_dropout=dropout)
+                          separate_projections=args.loss == "slavc", visual_dropout=dropout, object_prior=args.object_prior,
+                          prior_encoder=args.prior_weights is not None)
     cfg = AVTrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
-                        seed=args.seed, model=model, image_weights=args.image_weights)
-    bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size), n_voices=args.voices)
+                        seed=args.seed, model=model, image_weights=args.image_weights, prior_weights=args.prior_weights)
+    threshold = parse_threshold(args.threshold)
+    import torch
+
+    from soundloc.device import resolve_device
+
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    device = auto if args.device == "auto" else str(resolve_device(args.device, option="--device"))
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size), n_voices=args.voices,
+                         object_scale=args.object_scale, max_distractors=args.max_distractors)
     run_dir = Path(args.out)
     check_writable(run_dir / "data.json")
     data_doc = {"data": "builtin", "bench": bench_to_dict(bench)}
@@ -99,10 +136,11 @@ def run(args: argparse.Namespace) -> int:
         key = {"auc": "auc", "ciou": "ciou_ap50", "ap": "ap"}[args.select]
 
         def validate(m):  # type: ignore[no-untyped-def]
-            return float(getattr(evaluate_av(model_predictor(m), val), key))
+            return float(getattr(evaluate_av(model_predictor(m), val, threshold=threshold), key))
 
     max_s = None if args.max_minutes is None else 60.0 * args.max_minutes
-    doc = train_av(cfg, train, val, run_dir, resume=args.resume, validate=validate, log=say, max_seconds=max_s)
+    doc = train_av(cfg, train, val, run_dir, resume=args.resume, validate=validate, log=say, max_seconds=max_s,
+                   device=device)
     best = doc["best"]
     print(f"best epoch {best['epoch']} (validation {args.select} {best['score']:.4f}); "
           f"{len(doc['epochs'])} epochs in {doc['seconds']:.0f} s; model: {run_dir / 'model.safetensors'}")

@@ -23,12 +23,16 @@ from soundloc.metrics.av import AVLocalizationEvaluator, AVLocalizationResult, g
 Predictor = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def model_predictor(model: AVLocalizer) -> Predictor:
-    """``(heatmap, confidence)`` of ``model`` in eval mode (the model is put in eval mode)."""
+def model_predictor(model: AVLocalizer, *, object_prior: float | None = None) -> Predictor:
+    """``(heatmap, confidence)`` of ``model`` in eval mode (the model is put in eval mode); ``object_prior`` the
+    weight of the object map (:meth:`~soundloc.av.models.AVLocalizer.localize`; default: the model's own).
+    Inputs move to the model's device, outputs come back on the CPU."""
     model.eval()
 
     def predict(frames: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return model.localize(frames, audio)
+        dev = next(model.parameters()).device
+        heat, conf = model.localize(frames.to(dev), audio.to(dev), object_prior=object_prior)
+        return heat.cpu(), conf.cpu()
 
     return predict
 
