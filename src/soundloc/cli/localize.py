@@ -389,8 +389,6 @@ def _model_events(args: argparse.Namespace, files: Sequence[Path], channels: lis
 
     spec = check_model(model)
     array = get_array(args.array) if args.array is not None else array_from_dict(dict(spec.array))
-    if args.array is not None:
-        spec.check_input(array, spec.fs)
     if channels is not None and len(channels) != spec.num_channels:
         raise ValueError(f"--channels selects {len(channels)} channels ({args.channels}), the model expects {spec.num_channels}")
     if args.fs is not None and args.fs != spec.fs:

@@ -156,6 +156,12 @@ def load_pretrained(name: str, *, device: str | torch.device = "cpu",
     return model
 
 
+def builtin_for(array: Any, fs: int, folder: str | os.PathLike[str] | None = None) -> PretrainedInfo | None:
+    """The first built-in model (by name) for ``array`` (a ``MicArray`` / ``FoaFormat``) at ``fs`` Hz, or ``None``."""
+    name = array_name(array.to_dict())
+    return next((i for i in pretrained_index(folder).values() if i.array == name and i.fs == int(fs)), None)
+
+
 def array_name(array: Mapping[str, Any]) -> str:
     """The name an index uses for an array description (``foa`` for first-order ambisonics)."""
     return "foa" if is_foa_dict(array) else str(array.get("name", "array"))
