@@ -138,7 +138,7 @@ def _learned(array, mix, fs: int, grid) -> tuple[list, str]:
         (res,) = locate_with_model(load_pretrained(info.name), mix, fs, label=label, array=array, grid=grid)
     except ValueError as e:
         return [], f"Learned model: {label} not used: {e}"
-    note = (f"Learned model {label} ({info.encoder} + {info.head}, trained on {', '.join(info.classes)}): its sources are "
+    note = (f"Learned model {label} ({info.encoder} + {info.head}, {len(info.classes)} classes): its sources are "
             "the classes it found active (confidence = mean activity); its classes are its own, not the corpus's.")
     return [res], note
 

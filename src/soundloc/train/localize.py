@@ -93,9 +93,11 @@ def activity(head: str, output: torch.Tensor) -> torch.Tensor:
     if head == "sed-doa":
         return torch.sigmoid(output[:, :, 0])[:, :, None]
     if head == "accdoa":
-        return torch.linalg.vector_norm(output, dim=2)[:, :, None]
+        norm: torch.Tensor = torch.linalg.vector_norm(output, dim=2)
+        return norm[:, :, None]
     if head in ("multi-accdoa", "multi-accddoa"):
-        return torch.linalg.vector_norm(output[:, :, :, :3], dim=3)
+        norms: torch.Tensor = torch.linalg.vector_norm(output[:, :, :, :3], dim=3)
+        return norms
     raise ValueError(f"head '{head}' has no activity and direction; use one of {', '.join(DIRECTIONAL_HEADS)}")
 
 
@@ -245,10 +247,10 @@ class ModelRunner:
         decision = "source"
         if not cands and n_frames > 0:  # nothing active: the strongest (class, track) on average, rejected
             mean_act = sums["allact"] / n_frames
-            k, c = np.unravel_index(int(np.argmax(mean_act)), mean_act.shape)
-            v = sums["raw"][k, c]
-            cands.append((0.0, v / max(float(np.linalg.norm(v)), 1e-12), float(mean_act[k, c]), 0.0,
-                          float(sums["rawdist"][k, c]) / n_frames, int(c)))
+            tk, tc = (int(i) for i in np.unravel_index(int(np.argmax(mean_act)), mean_act.shape))
+            v = sums["raw"][tk, tc]
+            cands.append((0.0, v / max(float(np.linalg.norm(v)), 1e-12), float(mean_act[tk, tc]), 0.0,
+                          float(sums["rawdist"][tk, tc]) / n_frames, tc))
             decision = "below-confidence"
         if level < o.min_level_dbfs:
             decision = "below-level"
