@@ -34,8 +34,8 @@ How a file is processed:
      (mean-square level, as the classical energy gate) rejects every candidate (``"below-level"``).
 
 The result's ``spectrum`` is not a spatial spectrum (a model has none): it draws a 10-degree
-bump of height ``confidence`` at each candidate on the grid, so the polar and DOA-vs-time plots
-show the model's answers.
+bump of height ``confidence`` at each candidate on the grid (by azimuth alone on an azimuth-only
+grid), so the polar and DOA-vs-time plots show the model's answers.
 
 Input checks (one-line ``ValueError``, before anything is read): the model must have an input
 spec and a head that gives directions; the array (when given), the channel count and the sample
@@ -268,6 +268,8 @@ class ModelRunner:
         g = np.asarray(self.grid.directions, dtype=np.float64)
         if not len(dirs):
             return np.zeros(len(g))
+        if self.grid.is_azimuth_only:  # an azimuth circle: bumps by azimuth alone (the model also gives elevations)
+            dirs = unit_vectors_deg(cart_to_sph_deg(dirs)[0], np.asarray(self.grid.elevation_deg)[0])
         kappa = 1.0 / math.radians(BUMP_DEG) ** 2
         s = np.max(height[:, None] * np.exp(kappa * (dirs @ g.T - 1.0)), axis=0)
         top = float(s.max())
