@@ -32,6 +32,7 @@ COMMANDS: tuple[str, ...] = ("demo", "localize", "arrays", "simulate", "inspect"
 """Sub-command modules, in the order ``--help`` lists them."""
 COMMANDS += ("score",)  # soundloc.cli.score: DCASE SELD scoring
 COMMANDS += ("train", "evaluate")  # soundloc.cli.train / .evaluate: SELD model training and DCASE evaluation
+COMMANDS += ("models",)  # soundloc.cli.models: the built-in pretrained models
 COMMANDS += ("av-train",)  # soundloc.cli.av_train: train an audio-visual localizer
 COMMANDS += ("av-evaluate",)  # soundloc.cli.av_evaluate: score it (cIoU, AUC, AP / max-F1), best/worst grid
 COMMANDS += ("av-localize",)  # soundloc.cli.av_localize: heatmap over one frame

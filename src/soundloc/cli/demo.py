@@ -172,6 +172,26 @@ def run_av(args: argparse.Namespace) -> int:
     return 0
 
 
+def _learned(array, mix, fs: int, grid) -> tuple[list, str]:
+    """The built-in learned model's result on the demo mixture (if one is installed for this array
+    and rate) and a one-line note about it."""
+    from soundloc.models.builtin import BUILTIN_PREFIX, builtin_for, load_pretrained
+    from soundloc.train.localize import locate_with_model
+
+    info = builtin_for(array, fs)
+    if info is None:
+        return [], (f"Learned model: no built-in model for array '{array.name}' at {fs} Hz is installed "
+                    "(soundloc models lists them; soundloc train makes one).")
+    label = BUILTIN_PREFIX + info.name
+    try:
+        (res,) = locate_with_model(load_pretrained(info.name), mix, fs, label=label, array=array, grid=grid)
+    except ValueError as e:
+        return [], f"Learned model: {label} not used: {e}"
+    note = (f"Learned model {label} ({info.encoder} + {info.head}, {len(info.classes)} classes): its sources are "
+            "the classes it found active (confidence = mean activity); its classes are its own, not the corpus's.")
+    return [res], note
+
+
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "av", False):
         return run_av(args)
@@ -207,8 +227,11 @@ def run(args: argparse.Namespace) -> int:
     grid = resolve_grid("auto", array)
     truth = np.stack([scene.azimuth, scene.elevation], axis=1)
     results, rows, per_method = [], [], {}
-    for name in localizers_for(array):
-        res = get_localizer(name, array, fs, grid=grid).locate(mix, num_sources=2)
+    located = [get_localizer(name, array, fs, grid=grid).locate(mix, num_sources=2) for name in localizers_for(array)]
+    learned, learned_note = _learned(array, mix, fs, grid)
+    located += learned
+    for res in located:
+        name = res.method
         results.append(res)
         m = match_doas(np.stack([res.azimuth, res.elevation], axis=1), truth)
         err = {int(r): float(e) for (_, r), e in zip(m.pairs, m.errors)}
@@ -221,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
             conf = "-"
             if s in est and res.confidence is not None and np.isfinite(res.confidence[est[s]]):
                 conf = f"{res.confidence[est[s]]:.2f}" + ("" if res.accepted[est[s]] else " (no source)")
+            found = "-" if res.label is None or s not in est else res.label[est[s]]
             rows.append([
                 name if s == 0 else "",
                 str(s + 1),
@@ -229,6 +253,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{res.azimuth[est[s]]:.1f}" if s in est else "-",
                 f"{err[s]:.1f}" if s in err else "missed",
                 conf,
+                *([found] if learned else []),
             ])
 
     # write only now: a run that fails before this point leaves nothing behind
@@ -274,7 +299,9 @@ def run(args: argparse.Namespace) -> int:
               f"{scene.distance[s]:.1f} m away")
     print(f"Localized the {args.duration:g} s mixture with {len(localizers_for(array))} methods "
           "(2 sources each; error = great-circle angle to the matched true source):\n")
-    print(align_table(["method", "src", "class", "true az", "est. az", "error", "conf"], rows, left={0, 2}))
+    print(align_table(["method", "src", "class", "true az", "est. az", "error", "conf", *(["model's class"] if learned else [])],
+                      rows, left={0, 2}))
+    print("\n" + learned_note)
     if array.is_linear:
         print("Note: a linear array cannot tell the two sides of its axis apart (a source and its mirror "
               "image across the axis look the same), so large errors here can be that ambiguity.")

@@ -39,6 +39,17 @@ Bad files: by default each bad file (unreadable, wrong channel count, wrong rate
 others are processed and the exit code is 1. With ``--strict`` the first bad file stops the
 run (exit code 2, nothing printed on stdout).
 
+Learned models: ``--model RUN|MODEL.json|builtin:NAME`` localizes with a trained SELD model instead
+of a classical method (a ``soundloc train`` run folder, a saved model, or a built-in one: see
+``soundloc models``). The output is the same, plus each source's ``class`` (and ``distance`` in
+metres for multi-ACCDDOA models); ``confidence`` is the model's mean activity over the frames
+where the source is active, ``power`` the fraction of the window's 100 ms frames in which it is.
+A window's sources are the classes (tracks) active in it, each at the mean of the model's frame
+directions; see soundloc.train.localize for the rule. ``--array`` may be left out (the model
+knows its array; if given it must match), and audio of another array, channel count or sample
+rate is refused (exit code 2; ``--fs RATE`` resamples to the model's rate). ``--min-confidence``
+is the activity threshold (default 0.5); ``--sources`` caps the sources per window (default: all).
+
 Exit codes: 0 all files localized; 1 some files skipped; 2 the command could not run (bad
 option, unknown array or method, malformed array JSON, an option that does not fit a file's
 sample rate such as ``--fmax`` above its Nyquist frequency, ``--strict`` and a bad file);
@@ -90,10 +101,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="FILE", help="audio files or folders (searched recursively)")
-    p.add_argument("--array", required=True, metavar="NAME|JSON",
+    p.add_argument("--array", default=None, metavar="NAME|JSON",
                    help="array preset (see `soundloc arrays`), foa (first-order ambisonics, ACN/SN3D) "
-                        "or a JSON file with mic positions")
-    p.add_argument("--method", default="srp-phat", metavar="NAME",
+                        "or a JSON file with mic positions (required, except with --model)")
+    p.add_argument("--model", default=None, metavar="RUN|MODEL.json|builtin:NAME",
+                   help="localize with a trained SELD model: a soundloc train run folder, a model .json, or a built-in "
+                        "model (see `soundloc models`); sources also get their class")
+    p.add_argument("--method", default=None, metavar="NAME",
                    help="srp-phat (default), music, normmusic, gcc-phat, iv (FOA only), a comma-separated list, or 'all' "
                         "(the methods that work on the array)")
     p.add_argument("--channels", default=None, metavar="LIST",
@@ -101,14 +115,15 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "and ranges, e.g. 1-4 or 1,2,3,4 (must select one channel per mic, at most 1024; default: all "
                         "channels, and the file must have one per mic). ReSpeaker USB v2.0 6-channel "
                         "recordings (0 processed, 1-4 mics, 5 playback): --array respeaker4 --channels 1-4")
-    p.add_argument("--sources", type=int, default=1, metavar="K", help="number of sources to report (default 1)")
+    p.add_argument("--sources", type=int, default=None, metavar="K",
+                   help="number of sources to report (default 1; with --model: at most K, default all detected)")
     p.add_argument("--frame-length", type=float, default=None, metavar="S",
                    help="localize in windows of S seconds, at most 600 (default: the whole file)")
     p.add_argument("--hop", type=float, default=None, metavar="S",
                    help="window hop in seconds, at most 600 (default: frame length)")
     p.add_argument("--fmin", type=float, default=None, metavar="HZ", help="lowest analysed frequency (default 300)")
     p.add_argument("--fmax", type=float, default=None, metavar="HZ", help="highest analysed frequency (method default)")
-    p.add_argument("--nfft", type=int, default=512, metavar="N", help="STFT length in samples, 8 to 65536 (default 512)")
+    p.add_argument("--nfft", type=int, default=None, metavar="N", help="STFT length in samples, 8 to 65536 (default 512)")
     p.add_argument("--grid", choices=("auto", "2d", "3d"), default="auto",
                    help="2d: azimuth circle in the horizontal plane, 1 degree; 3d: sphere (upper half for "
                         "planar arrays); auto (default): for a linear horizontal array (linear4, stereo, a "
@@ -116,11 +131,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "directions behind it give the same delays; along y: azimuth -90 to 90, along x: "
                         "0 to 180), 2d for other arrays in a horizontal plane, 3d for 3-D arrays "
                         "(e.g. tetra: on the 2d circle their azimuths of elevated sources can be far off)")
-    p.add_argument("--min-separation", type=float, default=20.0, metavar="DEG",
+    p.add_argument("--min-separation", type=float, default=None, metavar="DEG",
                    help="minimum angle between reported sources (default 20)")
     p.add_argument("--min-confidence", type=float, default=None, metavar="C",
                    help="report an estimate only if its confidence (0-1, calibrated on diffuse noise) is at least C "
-                        "(default 0.97: at most 5 %% false alarms on diffuse noise; 0: report every peak)")
+                        "(default 0.97: at most 5 %% false alarms on diffuse noise; 0: report every peak); with "
+                        "--model: the activity threshold, between 0 and 1 (default 0.5)")
     p.add_argument("--min-level", type=float, default=None, metavar="DBFS",
                    help="windows quieter than this mean-square level report no source (default -90 dBFS; -inf: no gate)")
     p.add_argument("--fs", type=float, default=None, metavar="HZ",
@@ -212,8 +228,28 @@ def _check_seconds(value: float | None, option: str) -> None:
                          "(for longer, drop --frame-length: the whole file is one window)")
 
 
+MODEL_EXCLUDES = ("method", "nfft", "fmin", "fmax", "min_separation")
+"""Options of the classical methods that a learned model does not take."""
+
+
 def _check_options(args: argparse.Namespace) -> None:
-    if args.sources < 1:
+    if args.model is not None:
+        given = [o for o in MODEL_EXCLUDES if getattr(args, o) is not None]
+        if given:
+            raise ValueError(f"--{given[0].replace('_', '-')} is an option of the classical methods; a --model has its "
+                             "own features (leave it out)")
+        if args.min_confidence is not None and not 0 < args.min_confidence < 1:
+            raise ValueError(f"--min-confidence with --model is an activity threshold between 0 and 1 (exclusive), "
+                             f"got {args.min_confidence:g}")
+    elif args.array is None:
+        raise ValueError("--array is required (or localize with a trained model: --model RUN|builtin:NAME)")
+    if args.method is None:
+        args.method = "srp-phat"
+    if args.nfft is None:
+        args.nfft = 512
+    if args.min_separation is None:
+        args.min_separation = 20.0
+    if args.sources is not None and args.sources < 1:
         raise ValueError(f"--sources must be >= 1, got {args.sources}")
     _check_seconds(args.frame_length, "--frame-length")
     if args.hop is not None:
@@ -226,7 +262,7 @@ def _check_options(args: argparse.Namespace) -> None:
         args.fs = int(args.fs)
     if args.no_resample and args.fs is None:
         raise ValueError("--no-resample needs --fs (without it every file is read at its own rate)")
-    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
+    if args.model is None and args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise ValueError(f"--min-confidence must be between 0 and 1, got {args.min_confidence:g}")
     if args.min_level is not None and (math.isnan(args.min_level) or args.min_level == math.inf):
         raise ValueError(f"--min-level must be a level in dBFS (or -inf for no gate), got {args.min_level:g}")
@@ -286,6 +322,10 @@ def format_table(records: Sequence[dict]) -> str:
     column (``below-confidence`` / ``below-level``).
     """
     header = ["file", "method", "start", "end", "src", "azimuth", "elevation", "power", "conf"]
+    srcs_all = [s for rec in records for s in rec["sources"]]
+    with_class = any("class" in s for s in srcs_all)
+    with_dist = any("distance" in s for s in srcs_all)
+    header += ["class"] * with_class + ["dist"] * with_dist
     rows: list[list[str]] = []
     for rec in records:
         srcs = rec["sources"] or [None]
@@ -299,6 +339,7 @@ def format_table(records: Sequence[dict]) -> str:
             ]
             if s is None:
                 cells += ["-", "-", "-", "-", rec.get("decision") or "-"]  # no source: the rule that decided
+                cells += ["-"] * (with_class + with_dist)
             else:
                 cells += [
                     str(k + 1),
@@ -307,6 +348,10 @@ def format_table(records: Sequence[dict]) -> str:
                     "nan" if s["power"] is None else f"{s['power']:.3f}",
                     "-" if s.get("confidence") is None else f"{s['confidence']:.2f}",
                 ]
+                if with_class:
+                    cells.append(str(s.get("class", "-")))
+                if with_dist:
+                    cells.append("-" if s.get("distance") is None else f"{s['distance']:.2f}")
             rows.append(cells)
     return align_table(header, rows, left={0, 1})
 
@@ -316,39 +361,60 @@ def format_table(records: Sequence[dict]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> int:
-    from soundloc.doa.base import capped_notice
-    from soundloc.doa.batch import expand_inputs, iter_localize, resolve_grid, to_records
-    from soundloc.geometry import get_array
+def _inputs(args: argparse.Namespace, report) -> tuple[list[Path], list[str]] | None:
+    """The audio files and the missing-path messages (reported); ``None`` when there is nothing to do."""
+    from soundloc.doa.batch import expand_inputs
 
-    _check_options(args)
-    array = get_array(args.array)
-    channels = None
-    if args.channels is not None:
-        channels = parse_channels(args.channels)
-        if len(channels) != array.num_mics:
-            raise ValueError(f"--channels selects {len(channels)} channels ({args.channels}), "
-                             f"array '{array.name}' has {array.num_mics} mics")
-    methods = parse_methods(args.method, array)
-    if array.is_coincident and "all" in args.method.lower():
-        from soundloc.doa import LOCALIZERS
-
-        skipped = ", ".join(m for m in LOCALIZERS if m not in methods)
-        print(f"soundloc localize: note: {skipped} skipped (needs a spaced microphone array, not FOA)", file=sys.stderr)
     files, missing = expand_inputs(args.inputs)
-
-    def report(msg: str, what: str = "error") -> None:
-        print(f"soundloc localize: {what}: {msg}", file=sys.stderr)
-
     if missing and args.strict:
         raise ValueError(missing[0])
     for msg in missing:
         report(msg)
     if not files:
         if missing:
-            return 1
+            return None
         raise ValueError("no audio files to localize")
+    return files, missing
 
+
+def _show_progress(args: argparse.Namespace, n_files: int) -> bool:
+    return args.progress == "always" or (args.progress == "auto" and n_files >= PROGRESS_MIN_FILES and sys.stderr.isatty())
+
+
+def _model_events(args: argparse.Namespace, files: Sequence[Path], channels: list[int] | None, model, label: str):
+    """The events of ``--model`` (its checks raise here: exit 2, nothing printed)."""
+    from soundloc.doa.batch import resolve_grid
+    from soundloc.geometry import array_from_dict, get_array
+    from soundloc.train.localize import DEFAULT_THRESHOLD, check_model, iter_localize_model
+
+    spec = check_model(model)
+    array = get_array(args.array) if args.array is not None else array_from_dict(dict(spec.array))
+    if channels is not None and len(channels) != spec.num_channels:
+        raise ValueError(f"--channels selects {len(channels)} channels ({args.channels}), the model expects {spec.num_channels}")
+    if args.fs is not None and args.fs != spec.fs:
+        raise ValueError(f"--fs {args.fs}: this model was trained for {spec.fs} Hz audio (use --fs {spec.fs})")
+    kwargs: dict = {}
+    if args.min_level is not None:
+        kwargs["min_level_dbfs"] = args.min_level
+    return iter_localize_model(
+        files, model, label=label, array=array, fs=args.fs, resample=not args.no_resample, channels=channels,
+        device=args.device, strict=args.strict, progress=_show_progress(args, len(files)),
+        grid=resolve_grid(args.grid, array), frame_length=args.frame_length, hop_length=args.hop,
+        threshold=DEFAULT_THRESHOLD if args.min_confidence is None else args.min_confidence,
+        max_sources=args.sources, keep_whole=args.plot is not None, **kwargs), [label]
+
+
+def _classical_events(args: argparse.Namespace, files: Sequence[Path], channels: list[int] | None, report):
+    from soundloc.doa.batch import iter_localize, resolve_grid
+    from soundloc.geometry import get_array
+
+    array = get_array(args.array)
+    methods = parse_methods(args.method, array)
+    if array.is_coincident and "all" in args.method.lower():
+        from soundloc.doa import LOCALIZERS
+
+        skipped = ", ".join(m for m in LOCALIZERS if m not in methods)
+        report(f"{skipped} skipped (needs a spaced microphone array, not FOA)", "note")
     kwargs: dict = {"nfft": args.nfft, "device": args.device}
     if args.fmin is not None:
         kwargs["fmin"] = args.fmin
@@ -358,8 +424,6 @@ def run(args: argparse.Namespace) -> int:
         kwargs["min_confidence"] = args.min_confidence
     if args.min_level is not None:
         kwargs["min_level_dbfs"] = args.min_level
-    show = args.progress == "always" or (
-        args.progress == "auto" and len(files) >= PROGRESS_MIN_FILES and sys.stderr.isatty())
     try:  # options that do not fit a file's rate raise here, once: exit 2, nothing printed
         events = iter_localize(
             files, array, methods,
@@ -367,15 +431,50 @@ def run(args: argparse.Namespace) -> int:
             frame_length=args.frame_length, hop_length=args.hop, grid=resolve_grid(args.grid, array),
             channels=channels,
             min_separation_deg=args.min_separation, localizer_kwargs=kwargs, strict=args.strict,
-            keep_whole=args.plot is not None, progress=show,
+            keep_whole=args.plot is not None, progress=_show_progress(args, len(files)),
         )
     except ValueError as e:  # name the option as the user typed it
         msg = str(e)
         raise ValueError("--" + msg if msg.split(" ")[0] in ("fmin", "fmax", "nfft") else msg) from e
+    return events, methods
+
+
+def run(args: argparse.Namespace) -> int:
+    from soundloc.doa.base import capped_notice
+    from soundloc.doa.batch import to_records
+
+    _check_options(args)
+
+    def report(msg: str, what: str = "error") -> None:
+        print(f"soundloc localize: {what}: {msg}", file=sys.stderr)
+
+    channels = parse_channels(args.channels) if args.channels is not None else None
+    loaded = None
+    if args.model is None:  # the run's own errors come first, before the inputs are looked at
+        from soundloc.geometry import get_array
+
+        array = get_array(args.array)
+        if channels is not None and len(channels) != array.num_mics:
+            raise ValueError(f"--channels selects {len(channels)} channels ({args.channels}), "
+                             f"array '{array.name}' has {array.num_mics} mics")
+        parse_methods(args.method, array)
+        args.sources = 1 if args.sources is None else args.sources
+    else:
+        from soundloc.models.builtin import resolve_model
+
+        loaded = resolve_model(args.model, device=args.device)
+    found = _inputs(args, report)
+    if found is None:
+        return 1
+    files, missing = found
+    if loaded is not None:
+        events, methods = _model_events(args, files, channels, *loaded)
+    else:
+        events, methods = _classical_events(args, files, channels, report)
     order = {m: k for k, m in enumerate(methods)}
     records: list[list[dict]] = [[] for _ in files]  # small: no spectra
     kept: list[list] = [[] for _ in files]  # DOAResults, for plots only
-    fewest = args.sources  # fewest candidates any window gave (for the capped-request notice)
+    fewest = args.sources or 0  # fewest candidates any window gave (for the capped-request notice)
     whole: list[list] = [[] for _ in files]
     failed: set[int] = set()
     for ev in events:
@@ -401,7 +500,7 @@ def run(args: argparse.Namespace) -> int:
     for lst in (*records, *kept, *whole):
         lst.sort(key=lambda r: order.get(r["method"] if isinstance(r, dict) else r.method, 0))
     flat = [r for rs in records for r in rs]
-    note = capped_notice(fewest, args.sources)
+    note = capped_notice(fewest, args.sources) if args.model is None else None  # a model finds its own count
     if note is not None:
         report(note, "note")
     if args.format == "json":

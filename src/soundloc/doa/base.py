@@ -66,6 +66,9 @@ class DOAResult:
         level_dbfs: the window's mean-square level in dBFS (``None``: not measured).
         decision: ``(K,)`` per candidate, ``"source"``, ``"below-confidence"`` or
             ``"below-level"`` (``None``: not decided -- every candidate counts as a source).
+        label: ``(K,)`` sound class of each candidate (learned localizers,
+            :mod:`soundloc.train.localize`); ``None`` for the classical ones.
+        distance: ``(K,)`` metres per candidate (models with a distance output); ``None`` otherwise.
 
     The arrays hold every candidate peak (strongest first), accepted or not: :attr:`accepted`
     marks the sources, :meth:`detected` keeps only them, :meth:`to_dict` lists them apart.
@@ -82,6 +85,8 @@ class DOAResult:
     confidence: np.ndarray | None = None
     level_dbfs: float | None = None
     decision: tuple[str, ...] | None = None
+    label: tuple[str, ...] | None = None
+    distance: np.ndarray | None = None
 
     @property
     def num_sources(self) -> int:
@@ -112,6 +117,8 @@ class DOAResult:
             self, azimuth=self.azimuth[keep], elevation=self.elevation[keep], power=self.power[keep],
             confidence=None if self.confidence is None else self.confidence[keep],
             decision=None if self.decision is None else tuple(d for d, k in zip(self.decision, keep) if k),
+            label=None if self.label is None else tuple(c for c, k in zip(self.label, keep) if k),
+            distance=None if self.distance is None else self.distance[keep],
         )
 
     def to_dict(self) -> dict:
@@ -121,6 +128,7 @@ class DOAResult:
              "sources": [{"azimuth", "elevation", "power", "confidence", "decision"}],   # accepted
              "rejected": [{... same keys ...}]}                                          # the others
 
+        With :attr:`label` each source also has ``"class"``, with :attr:`distance` ``"distance"`` (m).
         ``decision`` (window) is :attr:`window_decision`. All numbers are plain Python floats
         (non-finite values become ``None``); the spectrum is left out.
         """
@@ -128,9 +136,13 @@ class DOAResult:
         dec = self.decision if self.decision is not None else ("source",) * self.num_sources
         sources: list[dict[str, Any]] = []
         rejected: list[dict[str, Any]] = []
-        for a, e, p, c, d in zip(self.azimuth, self.elevation, self.power, conf, dec):
-            item = {"azimuth": _json_float(a), "elevation": _json_float(e), "power": _json_float(p),
-                    "confidence": _json_float(c), "decision": d}
+        for k, (a, e, p, c, d) in enumerate(zip(self.azimuth, self.elevation, self.power, conf, dec)):
+            item: dict[str, Any] = {"azimuth": _json_float(a), "elevation": _json_float(e), "power": _json_float(p),
+                                    "confidence": _json_float(c), "decision": d}
+            if self.label is not None:
+                item["class"] = self.label[k]
+            if self.distance is not None:
+                item["distance"] = _json_float(self.distance[k])
             (sources if d == "source" else rejected).append(item)
         return {
             "method": self.method,
