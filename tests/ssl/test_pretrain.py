@@ -122,3 +122,66 @@ def test_objective_registry() -> None:
         PretrainConfig().replace(tempreature=1.0)
     with pytest.raises(ValueError, match="crop_seconds"):
         PretrainConfig(crop_seconds=1.5, clip_seconds=1.0)
+
+
+def test_input_normalizer_is_fitted_on_the_first_batches_and_saved(mcsimclr_data: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from soundloc.models.seld import NORM_MIN_STD
+
+    cfg = _cfg(epochs=1, steps_per_epoch=2)
+    job = PretrainJob(config=cfg, run=str(tmp_path / "n"), data=str(mcsimclr_data))
+    run_pretrain(0, 1, job)
+    enc = load_encoder(tmp_path / "n")
+    assert enc.norm is not None and enc.config is not None and enc.config.normalize
+    # reference: numpy over the features of the same global batches (epoch 0, steps 0 and 1), unaugmented
+    src, _, _ = job.source()
+    feat = enc.config.input.feature_module()
+    x = np.concatenate([feat(w).numpy() for w, _ in src.batches(0, batch_size=4, steps=2, start_step=0, rank=0, world_size=1)])
+    assert x.shape[0] == 8
+    mean, std = x.mean(axis=(0, 2)), np.maximum(x.std(axis=(0, 2)), NORM_MIN_STD)
+    np.testing.assert_allclose(enc.norm.mean[0, :, 0].numpy(), mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(enc.norm.std[0, :, 0].numpy(), std, rtol=1e-4, atol=1e-6)
+    assert std[:4].mean() > 100 * std[4:].mean()  # dB log-mels vs GCC-PHAT: the scales the normalizer evens out
+    # the checkpoint holds the same statistics (a resumed run keeps them)
+    _, t = read_checkpoint(tmp_path / "n")
+    assert torch.equal(t["model.encoder.norm.mean"], enc.norm.mean)
+    f = torch.from_numpy(x[:2])
+    with torch.no_grad():
+        z = (f - torch.from_numpy(mean)[None, :, None].float()) / torch.from_numpy(std)[None, :, None].float()
+        torch.testing.assert_close(enc(f), enc.encoder(z).mean(dim=1), rtol=1e-4, atol=1e-4)
+
+
+def test_encoder_without_normalize_key_loads_as_off(tmp_path: Path) -> None:
+    enc = random_encoder("random:circular4", seed=1, encoder_kwargs=TINY_MODEL, normalize=False).eval()
+    assert enc.norm is None
+    save_encoder(enc, tmp_path / "old")
+    doc = json.loads((tmp_path / "old.json").read_text())
+    del doc["config"]["normalize"]  # a file written before the option
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    back = load_encoder(tmp_path / "old")
+    assert back.norm is None and back.config is not None and not back.config.normalize
+    f = torch.randn(2, 10, 41, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(back(f), enc(f), rtol=0, atol=0)
+
+
+def test_fit_normalizer_equals_numpy_and_round_trips(tmp_path: Path) -> None:
+    import numpy as np
+
+    from soundloc.ssl import fit_normalizer
+
+    enc = random_encoder("random:circular4", seed=1, encoder_kwargs=TINY_MODEL).eval()
+    g = torch.Generator().manual_seed(0)
+    f = torch.randn(7, 10, 41, 64, generator=g) * torch.linspace(0.01, 20, 10)[None, :, None, None] - 50
+    assert fit_normalizer(enc, [f[:3], f[3:]])
+    assert enc.norm is not None
+    np.testing.assert_allclose(enc.norm.mean[0, :, 0].numpy(), f.numpy().mean(axis=(0, 2)), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(enc.norm.std[0, :, 0].numpy(), f.numpy().std(axis=(0, 2)), rtol=1e-4)
+    save_encoder(enc, tmp_path / "e")
+    back = load_encoder(tmp_path / "e")
+    assert back.norm is not None and torch.equal(back.norm.std, enc.norm.std)
+    with torch.no_grad():
+        torch.testing.assert_close(back(f), enc(f), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="no features"):
+        fit_normalizer(enc, [])

@@ -12,6 +12,8 @@ x0.1), subset:F (finetune on the fraction F of the training clips, e.g. subset:0
 scratch:F (the same architecture from random weights, trained like finetune at the full learning
 rate, on the same subsets). ChannelSwap is the only augmentation; the model is selected on the val
 split and scored on the test split: class accuracy, mean and median azimuth error (degrees).
+A random-init encoder (random:ARRAY, --random-init) and scratch fit the encoder's input
+normalizer on the training clips' features; a pretrained encoder keeps its own.
 """
 
 from __future__ import annotations
@@ -82,10 +84,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    random_init = bool(args.random_init or args.encoder.startswith("random:"))
     for prot in protocols:
-        res = run_protocol(enc, prot, splits["train"], splits["val"], splits["test"], config=cfg, device=device)  # type: ignore[arg-type]
-        res = {"encoder": args.encoder, "random_init": bool(args.random_init or args.encoder.startswith("random:")),
-               "data": str(args.data), **res}
+        res = run_protocol(enc, prot, splits["train"], splits["val"], splits["test"], config=cfg, device=device,  # type: ignore[arg-type]
+                           fit_normalizer_on_train=random_init)
+        res = {"encoder": args.encoder, "random_init": random_init, "data": str(args.data), **res}
         t = res["test"]
         print(f"{prot.name}: accuracy {100 * t['accuracy']:.1f} %, azimuth error mean {t['azimuth_error_mean']:.1f} deg, "
               f"median {t['azimuth_error_median']:.1f} deg ({res['train_clips']} training clips, {t['clips']} test clips, "

@@ -115,6 +115,25 @@ class FeatureNormalizer(nn.Module):
                              f"{self.mean.shape[-1] if self.per_bin else 'bins'}), got {tuple(x.shape)}")
         return (x - self.mean.to(x.device)) / (self.std.to(x.device) + self.eps)
 
+    def set_stats(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor, *, min_std: float = 0.0) -> None:
+        """Replace the statistics in place (same shapes as built: ``(C,)`` or ``(C, F)``); standard
+        deviations below ``min_std`` are raised to it, so a constant channel or bin cannot blow up.
+
+        Raises:
+            ValueError: other shapes, or statistics that are not finite.
+        """
+        m = torch.as_tensor(np.asarray(mean, dtype=np.float64), dtype=torch.float32)
+        s = torch.as_tensor(np.asarray(std, dtype=np.float64), dtype=torch.float32).clamp_min(min_std)
+        want = (self.mean.shape[1], self.mean.shape[3]) if self.per_bin else (self.mean.shape[1],)
+        if tuple(m.shape) != want or tuple(s.shape) != want:
+            what = "(channels, bins)" if self.per_bin else "(channels,)"
+            raise ValueError(f"normalizer statistics must be {want} {what}, got {tuple(m.shape)} and {tuple(s.shape)}")
+        if not (torch.isfinite(m).all() and torch.isfinite(s).all()):
+            raise ValueError("normalizer statistics must be finite")
+        with torch.no_grad():
+            self.mean.copy_(m.reshape(self.mean.shape).to(self.mean.device))
+            self.std.copy_(s.reshape(self.std.shape).to(self.std.device))
+
     def to_dict(self) -> dict[str, Any]:
         idx = (0, slice(None), 0, slice(None)) if self.per_bin else (0, slice(None), 0, 0)
         return {"format": FORMAT, "eps": self.eps, "per_bin": self.per_bin,

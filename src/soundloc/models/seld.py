@@ -289,16 +289,7 @@ class SeldModel(nn.Module):
         """
         if self.norm is None:
             raise ValueError("this model has no input normalizer (build it with normalize=True)")
-        m = torch.as_tensor(np.asarray(mean, dtype=np.float64), dtype=torch.float32)
-        s = torch.as_tensor(np.asarray(std, dtype=np.float64), dtype=torch.float32).clamp_min(min_std)
-        want = (self.norm.mean.shape[1], self.norm.mean.shape[3])
-        if tuple(m.shape) != want or tuple(s.shape) != want:
-            raise ValueError(f"normalizer statistics must be {want} (channels, bins), got {tuple(m.shape)} and {tuple(s.shape)}")
-        if not (torch.isfinite(m).all() and torch.isfinite(s).all()):
-            raise ValueError("normalizer statistics must be finite")
-        with torch.no_grad():
-            self.norm.mean.copy_(m.reshape(self.norm.mean.shape))
-            self.norm.std.copy_(s.reshape(self.norm.std.shape))
+        self.norm.set_stats(mean, std, min_std=min_std)
 
     def label_frames(self, num_frames: int) -> int:
         """Output frames for ``num_frames`` feature frames."""

@@ -20,7 +20,15 @@ See ``docs/ssl.md``.
 from __future__ import annotations
 
 from soundloc.ssl.config import AUGMENT_NAMES, PretrainConfig, parse_augment
-from soundloc.ssl.model import EncoderConfig, SpatialEncoder, build_encoder, load_encoder, random_encoder, save_encoder
+from soundloc.ssl.model import (
+    EncoderConfig,
+    SpatialEncoder,
+    build_encoder,
+    fit_normalizer,
+    load_encoder,
+    random_encoder,
+    save_encoder,
+)
 from soundloc.ssl.objectives import OBJECTIVES, get_objective
 from soundloc.ssl.views import TimeCrop, ViewMaker
 
@@ -33,6 +41,7 @@ __all__ = [
     "TimeCrop",
     "ViewMaker",
     "build_encoder",
+    "fit_normalizer",
     "get_objective",
     "load_encoder",
     "parse_augment",

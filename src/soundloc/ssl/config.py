@@ -48,6 +48,8 @@ class PretrainConfig:
     Attributes:
         model: encoder name (:data:`soundloc.models.MODELS`); ``model_kwargs`` its extra keyword
             arguments (the embedding size is the CRNN's ``rnn_size``, 128 by default).
+        normalize: the encoder standardises its input features per (channel, bin), fitted before
+            the first step on the first unaugmented training batches (see :class:`~soundloc.ssl.pretrain.Pretrainer`).
         objective: pretext objective (:data:`soundloc.ssl.objectives.OBJECTIVES`: ``ntxent``).
         temperature: NT-Xent temperature.
         proj_hidden, proj_dim: the two-layer projection head (hidden width, output size).
@@ -67,6 +69,7 @@ class PretrainConfig:
 
     model: str = "crnn"
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    normalize: bool = True
     objective: str = "ntxent"
     temperature: float = 0.1
     proj_hidden: int = 512

@@ -7,7 +7,9 @@ CUDA) on both, the objective's loss (:mod:`soundloc.ssl.objectives`), one AdamW 
 learning rate of :func:`soundloc.train.learning_rate` (warm-up epochs, then cosine). Each epoch
 ends with a checkpoint (:mod:`soundloc.train.checkpoint`: model, optimizer, every generator),
 ``RUN/log.csv`` (:func:`soundloc.train.write_log`) and the encoder ``RUN/encoder.safetensors`` +
-``encoder.json`` (no projector). ``max_steps`` / ``max_seconds`` stop mid-epoch with a checkpoint,
+``encoder.json`` (no projector). Before the first step the encoder's input normalizer is fitted on
+the first :data:`soundloc.train.loop.NORM_BATCHES` global batches of epoch 0, unaugmented (whole
+windows; a resumed run has it from its checkpoint). ``max_steps`` / ``max_seconds`` stop mid-epoch with a checkpoint,
 as if the run had been killed; rerunning resumes exactly (same weights as an uninterrupted run).
 """
 
@@ -27,11 +29,11 @@ from torch import nn
 from soundloc.ambisonics import FoaFormat
 from soundloc.geometry import MicArray
 from soundloc.ssl.config import PretrainConfig
-from soundloc.ssl.model import EncoderConfig, SpatialEncoder, build_encoder, save_encoder
+from soundloc.ssl.model import EncoderConfig, SpatialEncoder, build_encoder, fit_normalizer, save_encoder
 from soundloc.ssl.objectives import gather_rows, get_objective
 from soundloc.ssl.views import ViewMaker
 from soundloc.train.checkpoint import TrainState, has_checkpoint, read_checkpoint, restore, save_checkpoint
-from soundloc.train.loop import Source, learning_rate, seed_everything, write_log
+from soundloc.train.loop import NORM_BATCHES, Source, learning_rate, seed_everything, write_log
 
 ENCODER_STEM = "encoder"
 
@@ -53,7 +55,7 @@ class PretrainModel(nn.Module):
 
 def build_pretrain_model(config: PretrainConfig, array: MicArray | FoaFormat, fs: int) -> PretrainModel:
     """Fresh encoder + objective for ``config`` and audio of ``array`` at ``fs`` Hz (seeded by ``config.seed``)."""
-    enc_cfg = EncoderConfig.create(array, fs, encoder=config.model, encoder_kwargs=config.model_kwargs)
+    enc_cfg = EncoderConfig.create(array, fs, encoder=config.model, encoder_kwargs=config.model_kwargs, normalize=config.normalize)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         enc = build_encoder(enc_cfg)
@@ -162,6 +164,20 @@ class Pretrainer:
             save_checkpoint(self.run, model=self.model, optimizer=self.optimizer, state=self.state,
                             train_config=self.config.to_dict(), model_config=self._model_config(), augmentations=self.augment)
 
+    @torch.no_grad()
+    def fit_normalizer(self) -> None:
+        """Fit the encoder's input normalizer on the features of the first :data:`NORM_BATCHES` global
+        batches of epoch 0 (whole windows, no augmentation). Every rank computes the same statistics
+        from the whole global batches (the source is a pure function of seed, epoch and step) and the
+        global RNG is not touched, so the run is the same on any number of processes."""
+        if self.encoder.norm is None:
+            return
+        assert self.encoder.config is not None
+        feat = self.encoder.config.input.feature_module().to(self.device)
+        batches = self.source.batches(0, batch_size=self.config.batch_size, steps=min(NORM_BATCHES, self.steps), start_step=0,
+                                      rank=0, world_size=1, num_workers=self.config.num_workers)
+        fit_normalizer(self.encoder, (feat(x.to(self.device)) for x, _ in batches))
+
     def _batches(self) -> Iterable[Any]:
         st = self.state
         return self.source.batches(st.epoch, batch_size=self.config.batch_size, steps=self.steps, start_step=st.step_in_epoch,
@@ -172,6 +188,8 @@ class Pretrainer:
         early with a checkpoint (rerun to resume)."""
         st = self.state
         t_start = time.perf_counter()
+        if st.step == 0 and st.epoch == 0:
+            self.fit_normalizer()
         while st.epoch < self.config.epochs:
             t0 = time.perf_counter()
             bar = self._bar()

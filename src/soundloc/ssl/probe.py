@@ -19,6 +19,10 @@ Protocols (:class:`Protocol`, ``"linear"``, ``"finetune"``, ``"subset:0.1"``, ``
 * ``scratch`` / ``scratch:F``: the same encoder architecture with random weights (seeded), trained
   like ``finetune`` but at the full learning rate, on the same subsets.
 
+A fresh encoder (``scratch``, or ``fit_normalizer=True`` for a random-init one) first fits its
+input normalizer on the protocol's training features (all of them); a pretrained encoder keeps the
+statistics of its pretraining data.
+
 ChannelSwap is the only augmentation (on the feature stacks, DOA targets rotated with them). Model
 selection (the evaluation point with the lowest validation loss) uses the ``val`` split; metrics
 (class accuracy, mean and median wrapped azimuth error in degrees) are reported on ``test``.
@@ -40,7 +44,7 @@ from torch import nn
 
 from soundloc.augment import ChannelSwap
 from soundloc.models import InputSpec
-from soundloc.ssl.model import SpatialEncoder, build_encoder
+from soundloc.ssl.model import SpatialEncoder, build_encoder, fit_normalizer
 
 KINDS = ("linear", "finetune", "scratch")
 
@@ -356,10 +360,15 @@ class _Runner:
 
 
 def run_protocol(encoder: SpatialEncoder, protocol: Protocol, train: LabelledClips, val: LabelledClips, test: LabelledClips,
-                 *, config: ProbeConfig = ProbeConfig(), device: str | torch.device = "cpu") -> dict[str, Any]:
+                 *, config: ProbeConfig = ProbeConfig(), device: str | torch.device = "cpu",
+                 fit_normalizer_on_train: bool = False) -> dict[str, Any]:
     """Train and score one protocol; returns a JSON-able result (``test`` and ``val`` metrics at the
     evaluation point selected on ``val``). ``encoder`` is not modified (fine-tuning works on a copy;
-    ``scratch`` builds fresh weights of the same architecture, seeded by ``config.seed``)."""
+    ``scratch`` builds fresh weights of the same architecture, seeded by ``config.seed``).
+
+    ``scratch``, and any protocol with ``fit_normalizer_on_train`` (a random-init encoder), first fit
+    the encoder's input normalizer on the protocol's training features; otherwise the encoder keeps
+    its statistics."""
     if encoder.config is None:
         raise ValueError("the encoder has no config (load it with soundloc.ssl.load_encoder)")
     t0 = time.perf_counter()
@@ -369,6 +378,8 @@ def run_protocol(encoder: SpatialEncoder, protocol: Protocol, train: LabelledCli
     else:
         enc = copy.deepcopy(encoder)
     sub = train.take(subset_indices(len(train), protocol.fraction, config.seed))
+    if protocol.kind == "scratch" or fit_normalizer_on_train:
+        fit_normalizer(enc, (sub.features[k:k + 256] for k in range(0, len(sub), 256)))
     runner = _Runner(enc, protocol, config, len(train.class_names), dev)
     best_step, val_m = runner.fit(sub, val)
     test_m = runner.evaluate(test)
