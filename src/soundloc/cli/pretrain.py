@@ -19,7 +19,6 @@ stops with a checkpoint after that long. --processes N runs N DDP processes (glo
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 
@@ -112,21 +111,15 @@ def _print_row(row: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from soundloc.cli._runs import announce_resume
     from soundloc.ssl.config import PretrainConfig
     from soundloc.ssl.job import run_distributed, run_pretrain
-    from soundloc.train import has_checkpoint, read_checkpoint, read_log
+    from soundloc.train import read_checkpoint, read_log
 
     job = _job(args)
     run_dir = Path(job.run)
-    if has_checkpoint(run_dir):
-        doc, _ = read_checkpoint(run_dir)
-        job.config.check_resume(PretrainConfig.from_dict(doc["train_config"]))
-        st = doc["state"]
-        if st.get("done"):
-            print(f"{run_dir}: pretraining already finished (epoch {st['epoch']}, step {st['step']}); encoder: "
-                  f"{run_dir / 'encoder.json'}")
-            return 0
-        print(f"resuming {run_dir} at epoch {st['epoch'] + 1}, step {st['step']}", file=sys.stderr)
+    if announce_resume(run_dir, job.config, PretrainConfig, what="pretraining", result=f"encoder: {run_dir / 'encoder.json'}"):
+        return 0
     if args.processes > 1:
         run_distributed(job, args.processes)
         stopped = "epochs" if read_checkpoint(run_dir)[0]["state"].get("done") else "early"

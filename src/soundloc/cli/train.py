@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 
@@ -139,19 +138,13 @@ def _print_row(row: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from soundloc.train import TrainConfig, has_checkpoint, read_checkpoint, read_log, run_distributed, run_job
+    from soundloc.cli._runs import announce_resume
+    from soundloc.train import TrainConfig, read_checkpoint, read_log, run_distributed, run_job
 
     job = _job(args)
     run_dir = Path(job.run)
-    if has_checkpoint(run_dir):
-        doc, _ = read_checkpoint(run_dir)
-        job.config.check_resume(TrainConfig.from_dict(doc["train_config"]))
-        st = doc["state"]
-        if st.get("done"):
-            print(f"{run_dir}: training already finished (epoch {st['epoch']}, step {st['step']}); best model: "
-                  f"{run_dir / 'best.json'}")
-            return 0
-        print(f"resuming {run_dir} at epoch {st['epoch'] + 1}, step {st['step']}", file=sys.stderr)
+    if announce_resume(run_dir, job.config, TrainConfig, what="training", result=f"best model: {run_dir / 'best.json'}"):
+        return 0
     if args.processes > 1:
         run_distributed(job, args.processes)
         for row in read_log(run_dir)[-1:]:
