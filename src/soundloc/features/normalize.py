@@ -8,6 +8,7 @@ applies ``(x - mean) / std`` and is saved as JSON beside the features (no pickle
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,21 @@ class FeatureNormalizer(nn.Module):
             raise ValueError(f"features must be (batch, {self.mean.shape[1]}, frames, "
                              f"{self.mean.shape[-1] if self.per_bin else 'bins'}), got {tuple(x.shape)}")
         return (x - self.mean.to(x.device)) / (self.std.to(x.device) + self.eps)
+
+    def fit(self, batches: Iterable[torch.Tensor], *, min_std: float = 0.0) -> None:
+        """Set the statistics to those of feature batches ``(B, C, T, F)`` (:class:`RunningStats` over
+        clips and frames, and bins unless per bin: numpy's mean / std of their concatenation); standard
+        deviations below ``min_std`` are raised to it (:meth:`set_stats`).
+
+        Raises:
+            ValueError: no features in ``batches``, or batches of another shape.
+        """
+        stats = RunningStats(per_bin=self.per_bin)
+        for f in batches:
+            stats.update(f.float())
+        if stats.count == 0:
+            raise ValueError("no features to fit the input normalizer on")
+        self.set_stats(stats.mean, stats.std, min_std=min_std)
 
     def set_stats(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor, *, min_std: float = 0.0) -> None:
         """Replace the statistics in place (same shapes as built: ``(C,)`` or ``(C, F)``); standard

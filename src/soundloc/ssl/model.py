@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from soundloc.ambisonics import FoaFormat
-from soundloc.features.normalize import FeatureNormalizer, RunningStats
+from soundloc.features.normalize import FeatureNormalizer
 from soundloc.geometry import MicArray, array_from_dict
 from soundloc.models import Encoder, InputSpec, get_model
 from soundloc.models.io import load_checked_tensors, read_checked_doc, save_checked
@@ -144,12 +144,7 @@ def fit_normalizer(encoder: SpatialEncoder, batches: Iterable[torch.Tensor]) -> 
     nothing) when the encoder has no normalizer. ``ValueError`` for no batches."""
     if encoder.norm is None:
         return False
-    stats = RunningStats(per_bin=True)
-    for f in batches:
-        stats.update(f.float())
-    if stats.count == 0:
-        raise ValueError("no features to fit the encoder's input normalizer on")
-    encoder.set_normalizer(stats.mean, stats.std)
+    encoder.norm.fit(batches, min_std=NORM_MIN_STD)
     return True
 
 

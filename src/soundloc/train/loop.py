@@ -39,12 +39,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from soundloc.ambisonics import FoaFormat
 from soundloc.augment import Augmentation, ChannelSwap, SpecAugment
-from soundloc.features.normalize import RunningStats
 from soundloc.features.stacks import FOA_FEATURES
 from soundloc.fileio import write_text_atomic
 from soundloc.geometry import MicArray, array_from_dict
 from soundloc.losses import get_loss
 from soundloc.models import InputSpec, SeldConfig, SeldModel, build_model, save_model
+from soundloc.models.seld import NORM_MIN_STD
 from soundloc.train.checkpoint import TrainState, has_checkpoint, read_checkpoint, restore, save_checkpoint
 from soundloc.train.config import TrainConfig, feature_config_for
 from soundloc.train.data import Batch, as_batch
@@ -258,12 +258,9 @@ class Trainer:
         run is the same on any number of processes and after a resume."""
         if self.model.norm is None:
             return
-        stats = RunningStats(per_bin=True)
-        n = min(NORM_BATCHES, self.steps)
-        for x, _ in self.source.batches(0, batch_size=self.config.batch_size, steps=n, start_step=0, rank=0,
-                                        world_size=1, num_workers=self.config.num_workers):
-            stats.update(self.features(x.to(self.device)).float())
-        self.model.set_normalizer(stats.mean, stats.std)
+        batches = self.source.batches(0, batch_size=self.config.batch_size, steps=min(NORM_BATCHES, self.steps),
+                                      start_step=0, rank=0, world_size=1, num_workers=self.config.num_workers)
+        self.model.norm.fit((self.features(x.to(self.device)) for x, _ in batches), min_std=NORM_MIN_STD)
 
     def _out_of_time(self, t_start: float, max_seconds: float | None) -> bool:
         """Whether ``max_seconds`` have passed since ``t_start`` (on rank 0; every rank gets its answer)."""
