@@ -39,9 +39,10 @@ from soundloc.data.dataset import SeldDataset
 from soundloc.dataformat import LABEL_HOP_S, DcaseLabels
 from soundloc.doa import get_localizer, localizers_for
 from soundloc.doa.batch import resolve_grid
+from soundloc.geometry import cart_to_sph
 from soundloc.metrics.doa import match_doas
 from soundloc.models import load_model
-from soundloc.train.predict import predict_split
+from soundloc.models.decode import concat_labels
 
 
 def frame_doas(labels: DcaseLabels, frames: int) -> list[np.ndarray]:
@@ -119,44 +120,44 @@ def strongest(vectors: np.ndarray, k: int, min_separation_deg: float = 20.0) -> 
             break
         if all(np.degrees(np.arccos(np.clip(units[i] @ units[j], -1, 1))) >= min_separation_deg for j in taken):
             taken.append(int(i))
-    u = units[taken]
-    return np.stack([np.degrees(np.arctan2(u[:, 1], u[:, 0])), np.degrees(np.arctan2(u[:, 2], np.hypot(u[:, 0], u[:, 1])))],
-                    axis=1).reshape(-1, 2)
+    az, el, _ = cart_to_sph(units[taken])
+    return np.degrees(np.stack([az, el], axis=1)).reshape(-1, 2)
 
 
 @torch.no_grad()
-def frame_vectors(model: Any, x: np.ndarray, device: str, window_seconds: float = 5.0) -> np.ndarray:
-    """``(T, V, 3)`` ACCDOA vectors of every (track, class) per label frame of the clip ``x`` ``(M, N)``,
-    from windows of ``window_seconds`` (the last zero-padded), as :func:`predict_split` cuts them."""
+def model_frames(model: Any, x: np.ndarray, device: str, window_seconds: float = 5.0) -> tuple[np.ndarray, DcaseLabels]:
+    """One pass of the model over the clip ``x`` ``(M, N)`` in windows of ``window_seconds`` (the last
+    zero-padded, as :func:`soundloc.train.predict.predict_split` cuts them): the ``(T, V, 3)`` ACCDOA
+    vectors of every (track, class) per label frame, and the model's own decoded detections."""
     spec = model.config.input
     feats = spec.feature_module().to(device)
     n_win = int(round(window_seconds * spec.fs))
     frames = int(round(x.shape[1] / spec.fs / LABEL_HOP_S))
-    parts = []
+    parts, labels = [], []
     for s0 in range(0, x.shape[1], n_win):
         w = np.zeros((x.shape[0], n_win), dtype=np.float32)
         seg = x[:, s0:s0 + n_win]
         w[:, :seg.shape[1]] = seg
-        out = model(feats(torch.from_numpy(w)[None].to(device))).float().cpu().numpy()[0]
-        if out.ndim == 3:  # accdoa (T, 3, C): one track
-            out = out[:, None]
-        t, tracks, d, c = out.shape
-        parts.append(out[:, :, :3, :].transpose(0, 1, 3, 2).reshape(t, tracks * c, 3))
-    return np.concatenate(parts)[:frames]
+        out = model(feats(torch.from_numpy(w)[None].to(device))).float()
+        labels.extend(model.decode(out, frame_offset=int(round(s0 / spec.fs / LABEL_HOP_S))))
+        o = out.cpu().numpy()[0]
+        if o.ndim == 3:  # accdoa (T, 3, C): one track
+            o = o[:, None]
+        t, tracks, _, c = o.shape
+        parts.append(o[:, :, :3, :].transpose(0, 1, 3, 2).reshape(t, tracks * c, 3))
+    return np.concatenate(parts)[:frames], concat_labels(labels)
 
 
 def learned(ds: SeldDataset, run: str, clips: list[int], azimuth_only: bool, device: str) -> tuple[Tally, Tally]:
     """``(oracle-N tally, own-detections tally)`` of the model in ``run``."""
     model = load_model(Path(run) / "best" if Path(run).is_dir() else run, device=device)
-    preds = {p.name: p.labels for p in predict_split(model, ds.root, ds.split, window_seconds=5.0, device=device)}
     oracle, own = Tally(), Tally()
     for i in clips:
-        entry = ds.entries[i]
         x = ds.read_waveform(i)
         frames = int(round(x.shape[1] / ds.fs / LABEL_HOP_S))
         refs = frame_doas(ds.labels[i], frames)
-        ests = frame_doas(preds[entry.labels.name], frames)
-        vec = frame_vectors(model, x, device)
+        vec, detections = model_frames(model, x, device)
+        ests = frame_doas(detections, frames)
         for t in range(min(frames, len(vec))):
             if len(refs[t]):
                 oracle.add(strongest(vec[t], len(refs[t])), refs[t], azimuth_only)
