@@ -569,7 +569,7 @@ class Localizer:
         win = max(int(round(frame_length * self.fs)), self.nfft)
         hop = max(int(round(hop_length * self.fs)), 1)
         starts = [0]
-        while starts[-1] + win < n and n - (starts[-1] + hop) >= self.nfft:
+        while window_follows(starts[-1], win, hop, n, self.nfft):
             starts.append(starts[-1] + hop)
         # all windows share one length so they batch; a cut last window is zero-padded
         # (zero frames add nothing to SRP / GCC and only scale the MUSIC covariance).
@@ -591,6 +591,20 @@ class Localizer:
             f"{type(self).__name__}(array='{self.array.name}', fs={self.fs}, grid={type(self.grid).__name__}({len(self.grid)}), "
             f"nfft={self.nfft}, hop={self.hop}, band={self.fmin:g}-{self.fmax:g} Hz)"
         )
+
+
+def window_follows(start: int, win: int, hop: int, n: int, min_tail: int) -> bool:
+    """The window rule of every windowed path (``locate_frames``, the streaming cutter of
+    :mod:`soundloc.doa.batch`, ``localize --model``): after the window ``[start, start + win)`` of an
+    input of ``n`` samples another starts at ``start + hop`` while this one ends before the input and
+    at least ``min_tail`` samples (one STFT frame, or one label frame) follow the next start. To decide
+    it without knowing ``n``, a stream needs the input up to :func:`window_lookahead`."""
+    return start + win < n and n - (start + hop) >= min_tail
+
+
+def window_lookahead(start: int, win: int, hop: int, min_tail: int) -> int:
+    """Input index up to which a stream must have read to decide :func:`window_follows` for the window at ``start``."""
+    return start + max(win + 1, hop + min_tail)
 
 
 def _with_span(r: DOAResult, start: float, end: float) -> DOAResult:

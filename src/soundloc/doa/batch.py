@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from soundloc.doa.base import DOAResult, FrameAccumulator, Localizer
+from soundloc.doa.base import DOAResult, FrameAccumulator, Localizer, window_follows, window_lookahead
 from soundloc.geometry import ArrayModel, DOAGrid, MicArray
 
 BATCH_BYTES = 256 * 2**20
@@ -544,9 +544,9 @@ def _cut_windows(blocks: Iterator[np.ndarray], M: int, win: int, hop: int, nfft:
         w = np.zeros((M, win), dtype=np.float32)
         w[:, : seg.shape[1]] = seg
         yield s, s + seg.shape[1], w
-        fill(s + max(win + 1, hop + nfft))  # enough to know whether another window follows
+        fill(window_lookahead(s, win, hop, nfft))  # enough to know whether another window follows
         n = buf0 + buf.shape[1]  # the input length once eof
-        if eof and not (s + win < n and n - (s + hop) >= nfft):
+        if eof and not window_follows(s, win, hop, n, nfft):
             break
         s += hop
         trim()

@@ -56,7 +56,7 @@ import numpy as np
 import torch
 
 from soundloc.dataformat import LABEL_HOP_S
-from soundloc.doa.base import DOAResult
+from soundloc.doa.base import DOAResult, window_follows, window_lookahead
 from soundloc.doa.batch import LocalizeEvent, resolve_grid
 from soundloc.doa.confidence import DEFAULT_MIN_LEVEL_DBFS
 from soundloc.geometry import ArrayModel, DOAGrid, array_from_dict, cart_to_sph_deg, unit_vectors_deg
@@ -393,7 +393,7 @@ def locate_stream(
         if win is not None and hop is not None:
             while True:  # windows known to be complete and not the last one
                 s = next_k * hop
-                if n_read < s + max(win + 1, hop + L) or processed < frames_of(s, s + win)[1] * L:
+                if n_read < window_lookahead(s, win, hop, L) or processed < frames_of(s, s + win)[1] * L:
                     break
                 yield "result", window_result(next_k, s, s + win, None)
                 next_k += 1
@@ -425,7 +425,7 @@ def locate_stream(
             s = next_k * hop
             e = min(s + win, n)
             yield "result", window_result(next_k, s, e, n_frames)
-            if not (s + win < n and n - (s + hop) >= L):
+            if not window_follows(s, win, hop, n, L):
                 break
             next_k += 1
     if whole is not None:
