@@ -148,10 +148,15 @@ class SeldDataset(Dataset):
             return MicArray.preset("tetra")
         return None
 
+    def file_seconds(self, file_index: int) -> float:
+        """Duration in seconds of file ``file_index`` of :attr:`entries` (from the header read at construction)."""
+        return self._file_len[file_index] / self._file_fs[file_index]
+
     def item_info(self, index: int) -> dict:
-        """``{"entry", "start", "frames"}``: which file and which window item ``index`` is."""
+        """``{"entry", "file", "start", "frames"}``: which file (entry and its index in :attr:`entries`)
+        and which window item ``index`` is."""
         i, f0, nf = self._items[index]
-        return {"entry": self.entries[i], "start": f0 * LABEL_HOP_S, "frames": nf}
+        return {"entry": self.entries[i], "file": i, "start": f0 * LABEL_HOP_S, "frames": nf}
 
     def read_waveform(self, index: int) -> np.ndarray:
         """``(M, N)`` float32 numpy waveform of item ``index`` at ``self.fs``."""

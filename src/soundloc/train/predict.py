@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
@@ -58,12 +57,11 @@ def predict_split(model: SeldModel, root: str | os.PathLike[str], split: str | N
             info = ds.item_info(index)
             offset = int(round(info["start"] / LABEL_HOP_S))
             (labels,) = model.decode(out[b:b + 1], threshold=threshold, frame_offset=offset)
-            parts.setdefault(ds.entries.index(info["entry"]), []).append(labels)
+            parts.setdefault(info["file"], []).append(labels)
             index += 1
     result = []
     for i, entry in enumerate(ds.entries):
-        info = sf.info(str(entry.audio))
-        frames = num_label_frames(info.frames / info.samplerate)
+        frames = num_label_frames(ds.file_seconds(i))
         lab = concat_labels(parts.get(i, []))
         lab = lab.select(np.asarray(lab.frame) < frames)
         result.append(FilePrediction(name=entry.labels.name, reference=entry.labels, labels=lab))
