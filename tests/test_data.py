@@ -247,3 +247,10 @@ def test_num_label_frames_counts_partial_frames():
     # 0.3 / 0.1 is 2.9999999999999996 in floating point: still 3 frames, not 4 (or 2)
     assert [num_label_frames(s) for s in (0.3, 1.0, 1.05, 0.01, 3.0)] == [3, 10, 11, 1, 30]
     assert num_label_frames(30000 / 16000) == 19  # a 1.875 s file: 18 whole frames + a partial one
+
+
+def test_count_windows_equals_the_disjoint_dataset(tiny_dataset):
+    crops = SeldDataset(tiny_dataset, clip_seconds=0.4, hop_seconds=0.1)
+    for clip in (0.4, 0.5, 1.0, 2.0):
+        assert crops.count_windows(clip) == len(SeldDataset(tiny_dataset, clip_seconds=clip))
+    assert crops.file_seconds(0) == pytest.approx(1.5)

@@ -39,6 +39,12 @@ def _frames(seconds: float, name: str) -> int:
     return int(round(t))
 
 
+def _window_count(total_frames: int, clip_frames: int, hop_frames: int) -> int:
+    """Windows of ``clip_frames`` every ``hop_frames`` label frames over a file of ``total_frames``
+    (the last one may run past the end, where it is zero-padded)."""
+    return 1 + max(0, int(math.ceil((total_frames - clip_frames) / hop_frames)))
+
+
 class SeldDataset(Dataset):
     """Frame-labelled multichannel audio from a dataset folder.
 
@@ -128,7 +134,7 @@ class SeldDataset(Dataset):
             if self.clip_frames is None:
                 self._items.append((i, 0, max(total, 1)))
             else:
-                count = 1 + max(0, int(math.ceil((total - self.clip_frames) / hop_frames)))
+                count = _window_count(total, self.clip_frames, hop_frames)
                 self._items.extend((i, k * hop_frames, self.clip_frames) for k in range(count))
 
     # ------------------------------------------------------------------
@@ -147,6 +153,12 @@ class SeldDataset(Dataset):
         if self.layout == "dcase" and self.entries[0].audio.relative_to(self.root).parts[0].startswith("mic_"):
             return MicArray.preset("tetra")
         return None
+
+    def count_windows(self, clip_seconds: float) -> int:
+        """Non-overlapping windows of ``clip_seconds`` over all files (what a dataset built with that
+        ``clip_seconds`` and no hop would hold), without building it."""
+        clip = _frames(clip_seconds, "clip_seconds")
+        return sum(_window_count(num_label_frames(self.file_seconds(i)), clip, clip) for i in range(len(self.entries)))
 
     def file_seconds(self, file_index: int) -> float:
         """Duration in seconds of file ``file_index`` of :attr:`entries` (from the header read at construction)."""

@@ -74,8 +74,7 @@ class WindowSource:
                     fs: int | None = None) -> WindowSource:
         """Crops of ``clip_seconds`` from split ``split`` of the folder ``root``."""
         ds = SeldDataset(root, split, fs=fs, clip_seconds=clip_seconds, hop_seconds=0.1, max_tracks=max_tracks)
-        disjoint = SeldDataset(root, split, fs=fs, clip_seconds=clip_seconds, max_tracks=max_tracks)
-        return cls(ds, crops_per_epoch=len(disjoint), seed=seed)
+        return cls(ds, crops_per_epoch=ds.count_windows(clip_seconds), seed=seed)
 
     def steps_per_epoch(self, batch_size: int) -> int:
         return max(1, self.crops_per_epoch // batch_size)
