@@ -85,7 +85,7 @@ class Tally:
 
 
 def classical(ds: SeldDataset, method: str, clips: list[int], context: float, azimuth_only: bool, device: str) -> Tally:
-    array = ds.array if ds.array is not None else FoaFormat()
+    array = ds.array
     loc = get_localizer(method, array, ds.fs, grid=resolve_grid("auto", array), min_confidence=0.0,
                         min_level_dbfs=-float("inf"), device=device)
     half = int(round(context * ds.fs / 2))
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     ds = SeldDataset(args.data, args.split, clip_seconds=None)
-    array = ds.array if ds.array is not None else FoaFormat()
+    array = ds.array
     azimuth_only = bool(getattr(array, "is_planar", False)) and not isinstance(array, FoaFormat)
     clips = list(range(len(ds.entries)))[: args.max_clips or None]
     if args.methods == "auto":

@@ -16,6 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent / "scenes"))
 from scene_helpers import make_corpus, small_config  # noqa: E402
 
+from soundloc.ambisonics import FoaFormat  # noqa: E402
 from soundloc.data import SeldDataset  # noqa: E402
 from soundloc.data.dcase import labels_to_targets  # noqa: E402
 from soundloc.data.layout import STARSS23_CLASSES  # noqa: E402
@@ -207,7 +208,7 @@ def test_starss23_layout(tmp_path):
     assert len(train) == 1 and train.class_names == STARSS23_CLASSES and train.layout == "dcase"
     assert "mic_dev" in str(train.entries[0].audio) and train.array.name == "tetra"
     foa = SeldDataset(root, split="train", audio_format="foa")
-    assert foa.entries[0].audio.parts[-3] == "foa_dev" and foa.array is None
+    assert foa.entries[0].audio.parts[-3] == "foa_dev" and foa.array == FoaFormat()
     x, y = train[0]
     assert x.shape == (4, 96000) and y["activity"].shape == (40, 3, 13)
     assert y["activity"][3, 0, 12] == 1 and y["activity"][3, 0, 0] == 1 and y["activity"].sum() == 3

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -29,6 +29,10 @@ from torch.utils.data import Dataset
 
 from soundloc.data.dcase import labels_to_targets
 from soundloc.data.layout import open_dataset
+
+if TYPE_CHECKING:
+    from soundloc.geometry import ArrayModel
+
 from soundloc.dataformat import LABEL_HOP_S, DcaseLabels, num_label_frames, read_dcase_csv
 
 
@@ -142,17 +146,18 @@ class SeldDataset(Dataset):
         return len(self._items)
 
     @property
-    def array(self):
-        """The :class:`~soundloc.geometry.MicArray` (or :class:`~soundloc.ambisonics.FoaFormat`):
-        from ``dataset.json`` (soundloc), the ``tetra`` preset for DCASE ``mic_*`` audio (the
-        Eigenmike MIC format), ``None`` for DCASE FOA."""
+    def array(self) -> ArrayModel:
+        """The :class:`~soundloc.geometry.MicArray` or :class:`~soundloc.ambisonics.FoaFormat` of the
+        audio: from ``dataset.json`` (soundloc), the ``tetra`` preset for DCASE ``mic_*`` audio (the
+        Eigenmike MIC format), FOA (ACN/SN3D) for DCASE ``foa_*`` audio."""
+        from soundloc.ambisonics import FoaFormat
         from soundloc.geometry import MicArray, array_from_dict
 
         if "array" in self.header:
             return array_from_dict(self.header["array"])
         if self.layout == "dcase" and self.entries[0].audio.relative_to(self.root).parts[0].startswith("mic_"):
             return MicArray.preset("tetra")
-        return None
+        return FoaFormat()
 
     def count_windows(self, clip_seconds: float) -> int:
         """Non-overlapping windows of ``clip_seconds`` over all files (what a dataset built with that

@@ -135,7 +135,7 @@ def open_recordings(data: str | os.PathLike[str], *, seconds: float, array: str 
 
         ds = SeldDataset(root, split)
         files = [e.audio for e in ds.entries]
-        arr = ds.array if ds.array is not None else FoaFormat()
+        arr = ds.array
         if array is not None and get_array(array).to_dict() != arr.to_dict():
             raise ValueError(f"--array {array} differs from the array '{arr.name}' of the dataset '{root}'")
     else:

@@ -159,8 +159,7 @@ def load_labelled(root: str | Path, split: str, spec: InputSpec, *, device: str 
     from soundloc.data import SeldDataset
 
     ds = SeldDataset(root, split)
-    array = ds.array
-    spec.check_input(array.to_dict() if array is not None else {"format": "foa"}, ds.fs, ds.num_channels)
+    spec.check_input(ds.array, ds.fs, ds.num_channels)
     waves, classes, az, files = [], [], [], []
     for i, lab in enumerate(ds.labels):
         lbl = clip_label(lab.frame, lab.class_index, lab.azimuth)

@@ -15,7 +15,6 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from soundloc.ambisonics import FoaFormat
 from soundloc.train.checkpoint import has_checkpoint
 from soundloc.train.config import TrainConfig
 from soundloc.train.data import SimulationSource, WindowSource, validation_dataset
@@ -82,8 +81,7 @@ def _sources(job: TrainJob) -> tuple[Source, Dataset[Any] | None, Any, int, tupl
     if job.val_split is not None:
         vds = validation_dataset(job.data, job.val_split, clip_seconds=cfg.clip_seconds, max_tracks=cfg.max_tracks)
     ds = ws.dataset
-    array = ds.array if ds.array is not None else FoaFormat()
-    return ws, vds, array, ds.fs, tuple(ds.class_names)
+    return ws, vds, ds.array, ds.fs, tuple(ds.class_names)
 
 
 def run_job(rank: int, world_size: int, job: TrainJob,

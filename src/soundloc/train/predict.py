@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from soundloc.ambisonics import FoaFormat
 from soundloc.data.dataset import SeldDataset
 from soundloc.dataformat import LABEL_HOP_S, DcaseLabels, num_label_frames, write_dcase_csv
 from soundloc.models import SeldModel
@@ -44,8 +43,7 @@ def predict_split(model: SeldModel, root: str | os.PathLike[str], split: str | N
     if spec is None:
         raise ValueError("the model has no input spec (array, rate, features); train it with soundloc train")
     ds = SeldDataset(Path(root), split, clip_seconds=window_seconds, max_tracks=3, class_names=spec.class_names)
-    array = ds.array if ds.array is not None else FoaFormat()
-    spec.check_input(array, ds.fs, ds.num_channels)
+    spec.check_input(ds.array, ds.fs, ds.num_channels)
     dev = torch.device(device)
     model = model.to(dev).eval()
     features = spec.feature_module().to(dev)
