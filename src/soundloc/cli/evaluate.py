@@ -37,10 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from soundloc.device import resolve_device
     from soundloc.metrics.seld import get_seld_scorer, score_label_files
     from soundloc.models import load_model
+    from soundloc.models.builtin import RUN_MODEL
     from soundloc.train.predict import predict_split, write_predictions
 
     src = Path(args.run)
-    model = load_model(src / "best" if src.is_dir() else src, device=resolve_device(args.device, option="--device"))
+    model = load_model(src / RUN_MODEL if src.is_dir() else src, device=resolve_device(args.device, option="--device"))
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     if not (0.0 < args.threshold < 1.0):  # an ACCDOA vector norm / activity probability

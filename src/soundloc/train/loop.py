@@ -44,6 +44,7 @@ from soundloc.fileio import write_text_atomic
 from soundloc.geometry import MicArray, array_from_dict
 from soundloc.losses import get_loss
 from soundloc.models import InputSpec, SeldConfig, SeldModel, build_model, save_model
+from soundloc.models.builtin import RUN_MODEL
 from soundloc.models.seld import NORM_MIN_STD
 from soundloc.train.checkpoint import TrainState, has_checkpoint, read_checkpoint, restore, save_checkpoint
 from soundloc.train.config import TrainConfig, feature_config_for
@@ -52,7 +53,7 @@ from soundloc.train.data import Batch, as_batch
 LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_seld", "lr", "seconds")
 """Columns of ``RUN/log.csv`` (one row per epoch)."""
 
-BEST_STEM = "best"
+BEST_STEM = RUN_MODEL  # the run folder's model, where models.builtin.resolve_model looks
 
 NORM_BATCHES = 16
 """Training batches (global, unaugmented, the first of epoch 0) the input normalizer is fitted on."""
