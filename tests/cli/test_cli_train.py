@@ -73,11 +73,13 @@ def test_train_kill_and_resume(data: Path, tmp_path: Path, capsys: pytest.Captur
 def test_train_on_the_fly_simulation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "sim"
     argv = ["train", "--simulate", "tiny", "--sim-clips", "8", "--val-clips", "1", "--out", str(run), "--epochs", "1",
-            "--batch-size", "2", "--model-kwargs", TINY, "--output", "multi-accddoa", "--device", "cpu"]
+            "--batch-size", "2", "--model-kwargs", TINY, "--output", "multi-accddoa", "--device", "cpu",
+            "--mix-prob", "1", "--mix-gain-db", "-3", "0"]
     assert main(argv) == 0
     assert "epoch 1: step 2" in capsys.readouterr().out  # 4 training clips of the 8
     doc, _ = read_checkpoint(run)
     assert doc["train_config"]["clip_seconds"] == 2.0  # the preset's clips are used whole
+    assert (doc["train_config"]["mix_prob"], doc["train_config"]["mix_min_gain_db"]) == (1.0, -3.0)
     assert load_model(run / "best").config.head == "multi-accddoa"  # type: ignore[union-attr]
 
 
@@ -97,6 +99,8 @@ def test_train_on_the_fly_simulation(tmp_path: Path, capsys: pytest.CaptureFixtu
         (["--select", "seld", "--val-split", "none"], "--select seld needs DATA with a validation split"),
         (["--val-split", "test"], "never on the test split"),
         (["--val-split", "train"], "is the training split"),
+        (["--mix-prob", "2"], "mix_prob must be in [0, 1]"),
+        (["--mix-gain-db", "0", "-3"], "mixing gain range"),
     ],
 )
 def test_train_errors_are_one_line(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],

@@ -15,8 +15,9 @@ from soundloc.train.ddp import SyncBatchNorm
 
 @pytest.mark.slow  # two spawned processes importing torch: ~20-30 s on the loaded 2-core machine
 def test_two_processes_match_one(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path) -> None:
-    # dropout off; ChannelSwap and SpecAugment stay on (drawn per global batch, so they agree too)
-    cfg = tiny_config.replace(batch_size=4, steps_per_epoch=2, dropout=0.0, lr=3e-3)
+    # dropout off; clip mixing (pairs of rows inside a process), ChannelSwap and SpecAugment stay on
+    # (drawn per global batch, so they agree too)
+    cfg = tiny_config.replace(batch_size=4, steps_per_epoch=2, dropout=0.0, lr=3e-3, mix_prob=0.5)
     one = TrainJob(config=cfg, run=str(tmp_path / "one"), data=str(tiny_data))
     two = TrainJob(config=cfg, run=str(tmp_path / "two"), data=str(tiny_data))
     run_job(0, 1, one)

@@ -5,11 +5,13 @@ The end-to-end run (checkpoints, log, best model, curves) is tested through the 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
+from soundloc.augment import ClipMix, merge_targets
 from soundloc.train import (
     TrainConfig,
     Trainer,
@@ -45,8 +47,8 @@ def test_loss_decreases_on_a_repeated_batch(tiny_data: Path, tiny_config: TrainC
 
 @pytest.mark.parametrize("kill_at", [4])  # mid epoch 1: after an epoch boundary, inside an epoch
 def test_resume_is_exact(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path, kill_at: int) -> None:
-    # dropout, ChannelSwap and SpecAugment on: every random draw must be restored
-    cfg = tiny_config.replace(dropout=0.2)
+    # dropout, clip mixing, ChannelSwap and SpecAugment on: every random draw must be restored
+    cfg = tiny_config.replace(dropout=0.2, mix_prob=0.5)
     _trainer(cfg, tiny_data, tmp_path / "a").fit()
     first = _trainer(cfg, tiny_data, tmp_path / "b").fit(max_steps=kill_at)
     assert first.stopped == "max_steps" and first.state.step == kill_at
@@ -58,8 +60,40 @@ def test_resume_is_exact(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Pa
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+    assert "rng.aug.clip_mix" in read_checkpoint(tmp_path / "b")[1]
     assert read_log(tmp_path / "a") == [dict(r, seconds=ra["seconds"]) for r, ra in
                                         zip(read_log(tmp_path / "b"), read_log(tmp_path / "a"))]
+
+
+def test_training_step_mixes_clip_pairs_and_merges_their_labels(tiny_data: Path, tiny_config: TrainConfig,
+                                                                tmp_path: Path) -> None:
+    cfg = tiny_config.replace(mix_prob=1.0, channel_swap=False, spec_augment=False, batch_size=4)
+    tr = _trainer(cfg, tiny_data, tmp_path / "run")
+    cm = tr.augment["clip_mix"]
+    assert isinstance(cm, ClipMix) and cm.max_per_class == 3 and cm.group == 2
+    batch = next(iter(tr.source.batches(0, batch_size=4, steps=1)))
+    x, t = batch
+    state = cm.rng_state()
+    params = cm.sample(4)
+    cm.set_rng_state(state)
+    f, tm = tr.prepare(batch, train=True)
+    assert params.partner.tolist() == [1, 0, 3, 2] and bool(params.applied.all())
+    # features of the summed waveforms; labels: every event of both clips (where they fit in 3 slots)
+    _, fits = merge_targets(t, {k: v[params.partner] for k, v in t.items()}, max_per_class=3)
+    assert bool(fits.any())
+    mixed = torch.where(fits[:, None, None], x + params.gain[:, None, None] * x[params.partner], x)
+    torch.testing.assert_close(f, tr.features(mixed))
+    n_own, n_partner, n_mixed = (a.sum(dim=(1, 2, 3)) for a in (t["activity"], t["activity"][params.partner], tm["activity"]))
+    assert torch.equal(n_mixed, torch.where(fits, n_own + n_partner, n_own))
+    assert bool((n_partner[fits] > 0).any())  # some partner did bring events
+    assert math.isfinite(tr.train_step(batch))
+    # single ACCDOA: one event per class and frame
+    acc = _trainer(cfg.replace(output="accdoa"), tiny_data, tmp_path / "acc").augment["clip_mix"]
+    assert isinstance(acc, ClipMix) and acc.max_per_class == 1
+    with pytest.raises(ValueError, match="per-process batch"):
+        ds = tr.source.dataset
+        Trainer(cfg.replace(batch_size=2), build_for(cfg, ds.array, ds.fs, ds.class_names), tmp_path / "ddp",
+                source=tr.source, rank=0, world_size=2)
 
 
 def test_learning_rate_schedule() -> None:
@@ -79,6 +113,13 @@ def test_config_round_trip_and_errors() -> None:
         TrainConfig(model="x")
     with pytest.raises(ValueError, match="clip_seconds"):
         TrainConfig(clip_seconds=0.25)
+    mix = TrainConfig(mix_prob=0.5, mix_min_gain_db=-3.0, mix_max_gain_db=3.0)
+    assert TrainConfig.from_dict(mix.to_dict()) == mix
+    assert TrainConfig.from_dict({k: v for k, v in cfg.to_dict().items() if not k.startswith("mix_")}) == cfg  # older runs
+    with pytest.raises(ValueError, match="mix_prob"):
+        TrainConfig(mix_prob=1.5)
+    with pytest.raises(ValueError, match="gain range"):
+        TrainConfig(mix_min_gain_db=0.0, mix_max_gain_db=-1.0)
 
 
 def test_damaged_checkpoints_are_refused_in_one_line(tiny_data: Path, tiny_config: TrainConfig, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ draw can be reused, e.g. on both views of a pair.
 * :class:`ChannelSwap`: array symmetries on waveforms ``(B, M, N)``, feature stacks
   ``(B, C, T, F)`` and DOA labels ``(B, ..., 3)`` (tetra MIC, FOA, circular4, any array);
 * :class:`SpecAugment`: time / frequency masks, the same on every channel of a clip;
-* :class:`Mixup`: waveform mixing with another clip at a small weight;
+* :class:`Mixup`: waveform mixing with another clip at a small weight (labels stay the anchor's);
+* :class:`ClipMix`: SELD clip mixing, the sum of two clips with the union of their labels;
 * :class:`RandomResizedCrop`: the same crop of all channels of a ``(T, F)`` map, resized back;
 * :class:`ChannelDrop`: zero whole channels.
 
@@ -31,6 +32,7 @@ from soundloc.augment.channel_swap import (
     foa_symmetries,
     symmetries_for,
 )
+from soundloc.augment.clip_mix import ClipMix, ClipMixParams, merge_targets
 from soundloc.augment.mixup import Mixup
 from soundloc.augment.resized_crop import RandomResizedCrop
 from soundloc.augment.spec_augment import SpecAugment
@@ -41,10 +43,12 @@ AUGMENTATIONS: dict[str, type[Augmentation]] = {
     "mixup": Mixup,
     "resized-crop": RandomResizedCrop,
     "channel-drop": ChannelDrop,
+    "clip-mix": ClipMix,
 }
 """Registry: augmentation name -> class."""
 
-ALIASES: dict[str, str] = {"cs": "channel-swap", "sa": "spec-augment", "mu": "mixup", "rrc": "resized-crop", "cd": "channel-drop"}
+ALIASES: dict[str, str] = {"cs": "channel-swap", "sa": "spec-augment", "mu": "mixup", "rrc": "resized-crop", "cd": "channel-drop",
+                           "cm": "clip-mix"}
 """Short names (MC-SimCLR's ``cs, mu, rrc, cd``) -> registry names."""
 
 
@@ -75,6 +79,8 @@ __all__ = [
     "Augmentation",
     "ChannelDrop",
     "ChannelSwap",
+    "ClipMix",
+    "ClipMixParams",
     "Mixup",
     "RandomResizedCrop",
     "SpecAugment",
@@ -82,5 +88,6 @@ __all__ = [
     "array_symmetries",
     "foa_symmetries",
     "get_augmentation",
+    "merge_targets",
     "symmetries_for",
 ]

@@ -4,7 +4,8 @@ scenes simulated on the fly.
 DATA is a soundloc dataset folder (``soundloc simulate``) or a STARSS23/TAU-style folder (MIC or
 FOA); ``--simulate PRESET`` trains on fresh scenes simulated on the fly instead (no DATA). Training
 takes random crops of ``--clip-seconds``, computes the features on the training device, augments
-(ChannelSwap with the labels rotated, SpecAugment), and optimises AdamW with warm-up and cosine
+(ChannelSwap with the labels rotated, SpecAugment; with ``--mix-prob P`` clips are also mixed
+in pairs, the labels merged), and optimises AdamW with warm-up and cosine
 decay. Every epoch writes RUN/checkpoint.json (+ tensors), RUN/log.csv and RUN/curves.png; the
 model with the best validation SELD score (DCASE2024 for multi-ACCDDOA, else DCASE2023; or the
 validation loss with ``--select loss``, the default with ``--simulate``) is RUN/best.json +
@@ -47,6 +48,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--dropout", type=float, metavar="P", help="encoder dropout (default: the model's)")
     p.add_argument("--no-channel-swap", action="store_true", help="no ChannelSwap augmentation")
     p.add_argument("--no-spec-augment", action="store_true", help="no SpecAugment masks")
+    p.add_argument("--mix-prob", type=float, default=0.0, metavar="P",
+                   help="probability that a training clip gets another clip of its batch added, labels merged (default 0: off)")
+    p.add_argument("--mix-gain-db", type=float, nargs=2, default=(-6.0, 0.0), metavar=("MIN", "MAX"),
+                   help="gain range of the added clip in dB (default -6 0)")
     p.add_argument("--no-normalize", action="store_true",
                    help="no input standardisation (default: per channel and bin, fitted on the first training batches)")
     p.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast on CUDA")
@@ -80,7 +85,8 @@ def _config(args: argparse.Namespace) -> Any:
     return TrainConfig(model=args.model, output=args.output, features=args.features, model_kwargs=kwargs, epochs=args.epochs,
                        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
                        clip_seconds=args.clip_seconds, seed=args.seed, channel_swap=not args.no_channel_swap,
-                       spec_augment=not args.no_spec_augment, normalize=not args.no_normalize, dropout=args.dropout, amp=not args.no_amp,
+                       spec_augment=not args.no_spec_augment, mix_prob=args.mix_prob, mix_min_gain_db=args.mix_gain_db[0],
+                       mix_max_gain_db=args.mix_gain_db[1], normalize=not args.no_normalize, dropout=args.dropout, amp=not args.no_amp,
                        patience=args.patience or None, steps_per_epoch=args.steps_per_epoch, num_workers=args.workers,
                        select_on="val_loss" if args.select == "loss" else "seld")
 

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from soundloc.dataformat import DcaseLabels
-from soundloc.losses.adpit import adpit_targets
+from soundloc.losses.adpit import NUM_TRACKS, adpit_targets
 from soundloc.models.decode import labels_from_mask, unify_tracks
 
 Targets = Mapping[str, torch.Tensor]
@@ -83,6 +83,8 @@ class Head(nn.Module):
     loss_name: ClassVar[str]
     axes: ClassVar[tuple[int, ...]]
     """Output shape after ``(B, T)``, with ``-1`` standing for ``C``."""
+    tracks: ClassVar[int] = 1
+    """Events of one class in one frame the head's target holds (track slots it reads)."""
 
     def __init__(self, *, in_features: int, num_classes: int, hidden: int = 128, dropout: float = 0.0) -> None:
         super().__init__()
@@ -235,6 +237,7 @@ class MultiAccdoaHead(Head):
     name = "multi-accdoa"
     loss_name = "adpit"
     axes = (3, 3, -1)
+    tracks = NUM_TRACKS
     with_distance: ClassVar[bool] = False
 
     def activate(self, y: torch.Tensor) -> torch.Tensor:

@@ -57,6 +57,9 @@ class TrainConfig:
         seed: seed of the weights, the data order, crops and augmentations.
         channel_swap: random array symmetries on the waveforms with labels transformed.
         spec_augment: time/frequency masks on the features.
+        mix_prob: probability that a training clip is mixed with another clip of its batch, labels
+            merged (:class:`~soundloc.augment.ClipMix`; 0: off).
+        mix_min_gain_db, mix_max_gain_db: range of the mixed-in clip's gain in dB.
         dropout: encoder dropout (``None``: the encoder's default).
         amp: bfloat16 autocast on CUDA (CPU runs always use float32).
         patience: stop after this many epochs without a better validation loss (``None``: never).
@@ -85,6 +88,9 @@ class TrainConfig:
     seed: int = 0
     channel_swap: bool = True
     spec_augment: bool = True
+    mix_prob: float = 0.0
+    mix_min_gain_db: float = -6.0
+    mix_max_gain_db: float = 0.0
     dropout: float | None = None
     amp: bool = True
     patience: int | None = 10
@@ -123,6 +129,11 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.select_on not in SELECT_ON:
             raise ValueError(f"unknown select_on '{self.select_on}'; choose from {', '.join(SELECT_ON)}")
+        if not (math.isfinite(self.mix_prob) and 0.0 <= self.mix_prob <= 1.0):
+            raise ValueError(f"mix_prob must be in [0, 1], got {self.mix_prob}")
+        lo, hi = self.mix_min_gain_db, self.mix_max_gain_db
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+            raise ValueError(f"the mixing gain range needs finite min <= max dB, got [{lo}, {hi}]")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
 

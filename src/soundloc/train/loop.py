@@ -6,9 +6,11 @@ torch's ``DistributedDataParallel`` (the process group must be initialised, see
 one process with the same global batch. Each epoch:
 
 1. global batches from the source (a pure function of seed, epoch, step; this rank's rows);
-2. ChannelSwap on the waveforms with the DOA labels rotated (symmetries drawn for the whole
-   global batch from the augmentation's own generator, then this rank's rows), features on the
-   training device, SpecAugment masks (drawn the same way);
+2. clip mixing (``config.mix_prob``: a partner clip of the same pair of rows added to the
+   waveform, labels merged, :class:`~soundloc.augment.ClipMix`), then ChannelSwap on the waveforms
+   with the DOA labels rotated (each drawn for the whole global batch from the augmentation's own
+   generator, then this rank's rows), features on the training device, SpecAugment masks (drawn
+   the same way);
 3. ``loss = get_loss(head.loss_name)(model(features), model.target(targets))``; bfloat16 autocast
    on CUDA when ``amp`` (CPU: float32); AdamW with the learning rate of :func:`learning_rate`;
 4. validation loss on the validation windows (every rank computes it on all windows), model
@@ -38,7 +40,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from soundloc.ambisonics import FoaFormat
-from soundloc.augment import Augmentation, ChannelSwap, SpecAugment
+from soundloc.augment import Augmentation, ChannelSwap, ClipMix, SpecAugment
 from soundloc.features.stacks import FOA_FEATURES
 from soundloc.fileio import write_text_atomic
 from soundloc.geometry import MicArray, array_from_dict
@@ -54,6 +56,9 @@ LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_seld", "lr", "sec
 """Columns of ``RUN/log.csv`` (one row per epoch)."""
 
 BEST_STEM = RUN_MODEL  # the run folder's model, where models.builtin.resolve_model looks
+
+MIX_GROUP = 2
+"""Clip mixing pairs rows ``2j`` and ``2j + 1`` of the global batch (a pair never spans two DDP processes)."""
 
 NORM_BATCHES = 16
 """Training batches (global, unaugmented, the first of epoch 0) the input normalizer is fitted on."""
@@ -139,6 +144,13 @@ class Trainer:
         self.loss_fn = get_loss(model.head.loss_name)
         self.augment: dict[str, Augmentation] = {}
         array = array_from_dict(dict(self.spec.array))
+        if config.mix_prob > 0:
+            if world_size > 1 and (config.batch_size // world_size) % MIX_GROUP:
+                raise ValueError(f"clip mixing pairs the rows of a batch: the per-process batch "
+                                 f"({config.batch_size} / {world_size}) must be even")
+            self.augment["clip_mix"] = ClipMix(p=config.mix_prob, min_gain_db=config.mix_min_gain_db,
+                                               max_gain_db=config.mix_max_gain_db, group=MIX_GROUP,
+                                               max_per_class=min(model.head.tracks, config.max_tracks), seed=config.seed + 3)
         if config.channel_swap:
             self.augment["channel_swap"] = ChannelSwap(array, seed=config.seed + 1)
         if config.spec_augment:
@@ -170,6 +182,9 @@ class Trainer:
         t = {k: v.to(self.device, non_blocking=True) for k, v in t.items()}
         rows = self._rows(x.shape[0])
         b_global = x.shape[0] * self.world_size
+        cm = self.augment.get("clip_mix")
+        if train and isinstance(cm, ClipMix) and cm.active:
+            x, t = cm.transform(x, t, cm.sample(b_global).rows(rows))
         cs = self.augment.get("channel_swap")
         if train and isinstance(cs, ChannelSwap) and cs.active:
             idx = cs.sample(b_global)[rows]
