@@ -1,8 +1,11 @@
-"""``soundloc evaluate RUN DATA``: DCASE scores of a trained model on a dataset split.
+"""``soundloc evaluate MODEL DATA``: DCASE scores of a trained model on a dataset split.
 
-RUN is a ``soundloc train`` run folder (its best model) or a model's ``.json``. Every file of the
-split (default ``test``) is predicted in windows, the predictions are written as DCASE label CSVs
-(distances in cm) into ``--out`` (default ``RUN/predictions/SPLIT``; ``soundloc score`` reads them),
+MODEL is what ``localize --model`` takes: a ``soundloc train`` run folder (its best model),
+``builtin:NAME`` (a model shipped with soundloc; ``soundloc models`` lists them) or a saved model
+(its ``.json``, ``.safetensors`` or their common stem). Every file of the split (default ``test``)
+is predicted in windows, the predictions are written as DCASE label CSVs (distances in cm) into
+``--out`` (default ``RUN/predictions/SPLIT``, ``predictions/SPLIT`` beside a saved model, and
+``predictions/builtin-NAME/SPLIT`` in the current folder for a built-in model; ``soundloc score`` reads them),
 and scored against the split's labels with the DCASE2024 and DCASE2023 metrics (tables with the
 class-wise values; ``--format json`` for one object). DCASE2024 scores distances, so it needs a
 model with the multi-ACCDDOA output.
@@ -19,10 +22,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p: argparse.ArgumentParser = sub.add_parser(
         "evaluate", help="DCASE2024/2023 scores of a trained model on a dataset split",
         description=(__doc__ or "").replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run", metavar="RUN", help="run folder of soundloc train, or a model .json")
+    p.add_argument("run", metavar="MODEL", help="run folder of soundloc train, builtin:NAME, or a saved model (.json, "
+                                                ".safetensors or their stem)")
     p.add_argument("data", metavar="DATA", help="dataset folder (soundloc or STARSS23/TAU-style)")
     p.add_argument("--split", default="test", metavar="NAME", help="split / fold to evaluate (default test)")
-    p.add_argument("--out", metavar="DIR", help="prediction CSV folder (default RUN/predictions/SPLIT)")
+    p.add_argument("--out", metavar="DIR", help="prediction CSV folder (default: see above)")
     p.add_argument("--window", type=float, default=5.0, metavar="S", help="inference window in seconds (default 5)")
     p.add_argument("--batch-size", type=int, default=8, metavar="B", help="windows per batch (default 8)")
     p.add_argument("--threshold", type=float, default=0.5, help="activity threshold (default 0.5)")
@@ -36,19 +40,17 @@ def run(args: argparse.Namespace) -> int:
     from soundloc.cli.score import format_report
     from soundloc.device import resolve_device
     from soundloc.metrics.seld import get_seld_scorer, score_label_files
-    from soundloc.models import load_model
-    from soundloc.models.builtin import RUN_MODEL
+    from soundloc.models.builtin import resolve_model
     from soundloc.train.predict import predict_split, write_predictions
 
-    src = Path(args.run)
-    model = load_model(src / RUN_MODEL if src.is_dir() else src, device=resolve_device(args.device, option="--device"))
+    model, _ = resolve_model(args.run, device=resolve_device(args.device, option="--device"))
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     if not (0.0 < args.threshold < 1.0):  # an ACCDOA vector norm / activity probability
         raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
     preds = predict_split(model, args.data, args.split, window_seconds=args.window, batch_size=args.batch_size,
                           device=args.device, threshold=args.threshold)
-    out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / "predictions" / args.split
+    out = Path(args.out) if args.out else default_out(args.run, args.split)
     paths = write_predictions(preds, out)
     pairs = [(p.name, p.reference, path) for p, path in zip(preds, paths)]
     assert model.config is not None and model.config.input is not None
@@ -69,3 +71,14 @@ def run(args: argparse.Namespace) -> int:
     print("classes: " + ", ".join(f"{i} {c}" for i, c in enumerate(names)))
     print(f"predictions: {out} (score them again with: soundloc score REF {out})")
     return 0
+
+
+def default_out(model: str, split: str) -> Path:
+    """Where predictions of ``model`` (a MODEL argument) on ``split`` go without ``--out`` (see the module docstring)."""
+    from soundloc.models.builtin import BUILTIN_PREFIX
+
+    text = str(model).strip()
+    if text.startswith(BUILTIN_PREFIX):  # never into the installed package
+        return Path("predictions") / f"builtin-{text[len(BUILTIN_PREFIX):]}" / split
+    src = Path(text)
+    return (src if src.is_dir() else src.parent) / "predictions" / split
