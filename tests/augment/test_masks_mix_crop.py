@@ -191,7 +191,7 @@ def test_registry_and_aliases() -> None:
         get_augmentation("rotate")
     with pytest.raises(ValueError, match="array"):
         get_augmentation("channel-swap")
-    assert set(AUGMENTATIONS) == {"channel-swap", "spec-augment", "mixup", "resized-crop", "channel-drop"}
+    assert set(AUGMENTATIONS) == {"channel-swap", "spec-augment", "mixup", "resized-crop", "channel-drop", "clip-mix"}
 
 
 def test_rng_state_resume_gives_same_draws() -> None:
