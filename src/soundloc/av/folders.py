@@ -301,7 +301,8 @@ def flickr_dataset(root: str | Path, *, test_list: str | Path | None = None, cla
                    options: FolderOptions | None = None) -> FolderAVDataset:
     """Flickr-SoundNet (see the module docstring): the ids of ``test_list`` (default: the folder's
     ``flickr_test.csv`` or another of :data:`FLICKR_LISTS`; none: every ``Annotations/*.xml``), each with its
-    annotators' boxes. ``ValueError`` for a listed id without an annotation file or with bad boxes."""
+    annotators' boxes, in id order (as the official loaders). ``ValueError`` for a listed id without an
+    annotation file or with bad boxes."""
     r = _root(root)
     o = options or FolderOptions()
     ann = next((r / d for d in ANNOTATION_DIRS if (r / d).is_dir()), None)
@@ -309,7 +310,7 @@ def flickr_dataset(root: str | Path, *, test_list: str | Path | None = None, cla
         raise ValueError(f"Flickr-SoundNet folder '{r}' has no Annotations/ folder of <id>.xml box files")
     lst = Path(test_list) if test_list is not None else _first(r, FLICKR_LISTS)
     if lst is not None:
-        listed = read_id_list(lst)
+        listed = sorted(read_id_list(lst))
     else:
         listed = [(_check_id(p.stem, str(p)), "") for p in sorted(ann.glob("*.xml"))]
     items: list[tuple[str, NDArray[np.float64] | None, str]] = []
