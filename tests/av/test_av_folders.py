@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import FLICKR_BOXES, VGGSS, flickr_xml, write_clip
+from folder_fixtures import FLICKR_BOXES, flickr_xml, write_clip
 
 from soundloc.av.dataset import AVDataset, collate_av, holdout_split
 from soundloc.av.folders import (

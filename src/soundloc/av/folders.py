@@ -429,7 +429,7 @@ def detect_av_format(path: str | Path) -> tuple[str, Path, Path | None]:
                              "or frames/ + audio/ (VGGSound list); or pass --format")
         return fmt, p, None
     if not p.is_file():
-        raise ValueError(f"DATA '{p}' does not exist (a dataset folder, a vggss.json or a list file, or 'builtin')")
+        raise ValueError(f"unknown DATA '{p}': no such folder or file (give 'builtin', a dataset folder, a vggss.json or a list file)")
     root = p.parent
     if root.name == "metadata" and not (root / "frames").is_dir():
         root = root.parent

@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
 
         old = load_json(run_dir / "data.json", what="run data file")
         if old != data_doc:
-            raise ValueError(f"--resume: {run_dir} was trained on other data ({run_dir / 'data.json'}); "
+            raise ValueError(f"--resume: {run_dir} was trained on another benchmark or dataset ({run_dir / 'data.json'}); "
                              "use the same DATA and data options (--image-size, sizes, --voices, --list ...)")
     if builtin:
         say(f"preparing the benchmark ({args.train_size} train, {args.val_size} val samples, {args.image_size} px)")
