@@ -11,6 +11,7 @@ import pytest
 import torch
 from scipy import ndimage
 
+from soundloc.av.dataset import NEGATIVE_KINDS, AVDataset, collate_av
 from soundloc.av.glyphs import DIGIT_FONTS, render_digit
 from soundloc.av.sounds import AV_FS, DigitSpeechBank, digit_speech_bank
 from soundloc.av.synthetic import (
@@ -19,7 +20,6 @@ from soundloc.av.synthetic import (
     AVBenchConfig,
     AVSample,
     SyntheticAVDataset,
-    collate_av,
     make_sample,
     split_fonts,
     split_voices,
@@ -171,6 +171,14 @@ def test_dataset_cache_and_interface(cache: Path, train: list[AVSample]) -> None
     assert 0 <= float(item["frame"].min()) and float(item["frame"].max()) <= 1
     assert item["audio"].shape == (AV_FS,) and item["mask"].dtype == torch.bool and item["kind"] in KINDS
     assert torch.equal(item["boxes"], torch.from_numpy(train[5].boxes))
+    # the built-in benchmark is one AVDataset: gt_map = binary union of the boxes, mask = the exact object pixels
+    assert isinstance(ds, AVDataset) and ds.box_format == "vggss" and ds.annotated and item["annotated"]
+    for i in range(12):
+        it, s = ds[i], train[i]
+        assert torch.equal(it["gt_map"], torch.from_numpy(gt_map_from_boxes(s.boxes, "vggss", size=128)))
+        assert torch.equal(it["mask"], torch.from_numpy(s.mask)) and not bool((it["mask"] & (it["gt_map"] == 0)).any())
+        assert it["id"] == f"train-{i:06d}" and it["label"] == "+".join(ds.class_names[d] for d in s.spoken)
+        assert (s.kind in NEGATIVE_KINDS) == (len(s.boxes) == 0)
     shard = ds.cache_folder / "shard_00000.npz" if ds.cache_folder else None
     assert shard is not None and shard.is_file()
     fresh = SyntheticAVDataset("train", CFG, cache_dir=cache)  # reads the shard written above

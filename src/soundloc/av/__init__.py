@@ -3,6 +3,10 @@
 * :mod:`soundloc.av.synthetic`: the built-in offline benchmark (spoken digits and digit glyphs on
   textured backgrounds; sounding, silent and off-screen objects; silent and noise-only audio) as a
   torch ``Dataset``, deterministic and cached on disk.
+* :mod:`soundloc.av.dataset`: the dataset interface every AV dataset implements (frame, audio clip, boxes /
+  ground-truth map, class, negatives), :func:`collate_av`; :mod:`soundloc.av.folders`: Flickr-SoundNet, VGG-SS
+  and VGGSound folders; :mod:`soundloc.av.media`: frames and audio clips from files; :mod:`soundloc.av.boxes`:
+  annotation boxes and ground-truth maps.
 * :mod:`soundloc.av.sounds`: the spoken-digit bank (eSpeak NG voices).
 * :mod:`soundloc.av.models`: :class:`AVLocalizer` (image / audio encoders, similarity map, sounding-object
   confidence), save / load; :mod:`soundloc.av.train`: EZ-VSL / SLAVC / FNAC training with checkpoints;
@@ -23,7 +27,9 @@ _EXPORTS = {
     "AVBenchConfig": "synthetic",
     "AVSample": "synthetic",
     "SyntheticAVDataset": "synthetic",
-    "collate_av": "synthetic",
+    "collate_av": "dataset",
+    "AVDataset": "dataset", "AVRecord": "dataset", "AVSubset": "dataset", "holdout_split": "dataset",
+    "AV_FORMATS": "folders", "open_av_dataset": "folders", "detect_av_format": "folders",
     "make_sample": "synthetic",
     "AV_FS": "sounds",
     "DIGIT_WORDS": "sounds",

@@ -43,13 +43,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
 from ..corpus.builtin import default_cache_dir
 from ..fileio import atomic_path
+from .dataset import AVDataset, RecordLike, collate_av
 from .glyphs import DIGIT_FONTS, render_digit
-from .sounds import AV_FS, DigitSpeechBank, digit_speech_bank
+from .sounds import AV_FS, DIGIT_WORDS, DigitSpeechBank, digit_speech_bank
 from .textures import random_texture
 
 __all__ = ["KINDS", "SHARD_SIZE", "SPLITS", "AVBenchConfig", "AVSample", "SyntheticAVDataset", "collate_av",
@@ -186,6 +186,16 @@ class AVSample:
         ids = np.flatnonzero(self.object_sounding) + 1
         out: NDArray[np.bool_] = np.isin(self.object_map, ids)
         return out
+
+    @property
+    def label(self) -> str:
+        """The digit words heard, joined by ``+`` (``""`` for silent and noise-only clips)."""
+        return "+".join(DIGIT_WORDS[int(d)] for d in self.spoken)
+
+    @property
+    def id(self) -> str:
+        """``<split>-<index>``, e.g. ``test-000042``."""
+        return f"{self.split}-{self.index:06d}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -357,19 +367,23 @@ def _unpack(z: dict[str, NDArray[Any]], split: str, start: int) -> list[AVSample
     return out
 
 
-class SyntheticAVDataset(torch.utils.data.Dataset[dict[str, Any]]):
-    """The built-in benchmark's ``split`` as a torch ``Dataset``.
+class SyntheticAVDataset(AVDataset):
+    """The built-in benchmark's ``split`` as an :class:`~soundloc.av.dataset.AVDataset`.
 
-    ``dataset[i]`` is a dict: ``frame`` ``(3, H, W)`` float32 in [0, 1]; ``audio`` ``(N,)`` float32 at
-    :data:`~soundloc.av.sounds.AV_FS`; ``boxes`` ``(K, 4)`` int64 of the sounding objects on screen
-    (pixels, exclusive ends); ``labels`` ``(K,)`` their digits; ``mask`` ``(H, W)`` bool (sounding-object
-    pixels); ``kind`` (str, see :data:`KINDS`); ``index``. Batch with :func:`collate_av`.
-    :meth:`sample` returns the full :class:`AVSample` (all objects, the digits heard).
+    ``dataset[i]`` is the interface's dict: ``frame`` ``(3, H, W)`` float32 in [0, 1]; ``audio`` ``(N,)`` float32
+    at :data:`~soundloc.av.sounds.AV_FS`; ``boxes`` ``(K, 4)`` int64 of the sounding objects on screen
+    (pixels, exclusive ends); ``labels`` ``(K,)`` their digits; ``gt_map`` the binary union of the boxes
+    (``box_format`` ``vggss``, what the evaluation scores); ``mask`` ``(H, W)`` bool (the exact sounding-object
+    pixels); ``kind`` (str, see :data:`KINDS`), ``label`` (digit words heard), ``id``, ``index``, ``annotated``
+    (True). Batch with :func:`collate_av`. :meth:`sample` returns the full :class:`AVSample` (all objects,
+    the digits heard). ``class_names`` are the ten digit words.
 
     ``cache=True`` keeps generated shards on disk under ``cache_dir`` (default: the corpus cache),
     ``cache=False`` generates every sample on the fly (same values). The speech bank is rendered (or
     loaded) at construction.
     """
+
+    class_names = DIGIT_WORDS
 
     def __init__(self, split: str = "train", config: AVBenchConfig | None = None, *, cache: bool = True,
                  cache_dir: str | Path | None = None) -> None:
@@ -421,16 +435,8 @@ class SyntheticAVDataset(torch.utils.data.Dataset[dict[str, Any]]):
             return make_sample(self.config, self.split, index, self.bank)
         return self._shard(index // SHARD_SIZE)[index % SHARD_SIZE]
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        s = self.sample(index)
-        return {"frame": torch.from_numpy(s.frame.astype(np.float32) / 255.0), "audio": torch.from_numpy(s.audio.copy()),
-                "boxes": torch.from_numpy(s.boxes.copy()), "labels": torch.from_numpy(s.labels.copy()),
-                "mask": torch.from_numpy(s.mask), "kind": s.kind, "index": s.index}
-
-
-def collate_av(batch: list[dict[str, Any]]) -> dict[str, Any]:
-    """Batch :class:`SyntheticAVDataset` items: ``frame`` ``(B, 3, H, W)``, ``audio`` ``(B, N)``, ``mask``
-    ``(B, H, W)``, ``index`` ``(B,)`` stacked; ``boxes``, ``labels``, ``kind`` as lists (their lengths vary)."""
-    return {"frame": torch.stack([b["frame"] for b in batch]), "audio": torch.stack([b["audio"] for b in batch]),
-            "mask": torch.stack([b["mask"] for b in batch]), "index": torch.tensor([b["index"] for b in batch]),
-            "boxes": [b["boxes"] for b in batch], "labels": [b["labels"] for b in batch], "kind": [b["kind"] for b in batch]}
+    def mask(self, record: RecordLike, gt_map: NDArray[np.float32]) -> NDArray[np.bool_]:
+        """The exact pixels of the sounding objects (not their boxes)."""
+        if isinstance(record, AVSample):
+            return record.mask
+        return super().mask(record, gt_map)

@@ -118,12 +118,17 @@ class AVTrainConfig:
 @dataclass(frozen=True)
 class AVTensors:
     """A split held in memory: ``frames`` ``(N, 3, H, W)`` uint8, ``audio`` ``(N, S)`` float32, ``boxes`` (N arrays
-    ``(K, 4)`` int64, pixels), ``kinds`` (N strings)."""
+    ``(K, 4)`` int64, pixels), ``kinds`` (N strings); ``box_format`` the ground-truth map rule of the boxes
+    (``"flickr"`` soft consensus, ``"vggss"`` binary union; :func:`soundloc.av.boxes.gt_map_from_boxes`);
+    ``annotated`` False when the boxes are unknown (unlabelled training clips); ``ids`` the clip ids."""
 
     frames: torch.Tensor
     audio: torch.Tensor
     boxes: list[np.ndarray]
     kinds: list[str]
+    box_format: str = "vggss"
+    annotated: bool = True
+    ids: list[str] | None = None
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -135,15 +140,22 @@ class AVTensors:
 
 
 def load_split(dataset: Any, n: int | None = None) -> AVTensors:
-    """The first ``n`` (default all) samples of a :class:`~soundloc.av.synthetic.SyntheticAVDataset`-like dataset
-    (``.sample(i)`` with ``frame`` (3, H, W) uint8, ``audio``, ``boxes``, ``kind``), read in order."""
+    """The first ``n`` (default all) samples of an :class:`~soundloc.av.dataset.AVDataset` (the built-in benchmark
+    or a folder dataset), read in order into memory. ``ValueError`` when the frames or clips differ in size."""
     n = len(dataset) if n is None else min(int(n), len(dataset))
     if n < 1:
         raise ValueError("the dataset split is empty")
     samples = [dataset.sample(i) for i in range(n)]
+    shapes = {np.shape(s.frame) for s in samples}
+    lengths = {np.shape(s.audio) for s in samples}
+    if len(shapes) > 1 or len(lengths) > 1:
+        raise ValueError(f"the samples differ in frame size {sorted(shapes)} or clip length {sorted(lengths)}; "
+                         "a split held in memory needs one of each")
     frames = torch.from_numpy(np.stack([np.asarray(s.frame, dtype=np.uint8) for s in samples]))
     audio = torch.from_numpy(np.stack([np.asarray(s.audio, dtype=np.float32) for s in samples]))
-    return AVTensors(frames, audio, [np.asarray(s.boxes, dtype=np.int64) for s in samples], [str(s.kind) for s in samples])
+    return AVTensors(frames, audio, [np.asarray(s.boxes, dtype=np.int64).reshape(-1, 4) for s in samples],
+                     [str(s.kind) for s in samples], box_format=str(getattr(dataset, "box_format", "vggss")),
+                     annotated=bool(getattr(dataset, "annotated", True)), ids=[str(getattr(s, "id", s.index)) for s in samples])
 
 
 def build_av_model(config: AVTrainConfig) -> AVLocalizer:

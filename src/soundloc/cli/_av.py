@@ -2,20 +2,83 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-DATA_CHOICES = ("builtin",)
-"""Datasets ``av-train`` / ``av-evaluate`` read: ``builtin`` is the offline benchmark (:mod:`soundloc.av.synthetic`)."""
+DATA_HELP = ("dataset: builtin (the offline benchmark), or a Flickr-SoundNet / VGG-SS / VGGSound folder, a vggss.json "
+             "or a list file (see --format and docs/av.md)")
 
 
-def check_data(data: str) -> str:
-    """``data`` lower-cased if it is one of :data:`DATA_CHOICES`; ``ValueError`` otherwise."""
-    key = str(data).lower()
-    if key not in DATA_CHOICES:
-        raise ValueError(f"unknown DATA '{data}'; choose from {', '.join(DATA_CHOICES)} (the built-in benchmark)")
-    return key
+def is_builtin(data: str) -> bool:
+    """True for the built-in benchmark's DATA name (``builtin``); anything else is a folder or file."""
+    return str(data).lower() == "builtin"
+
+
+def add_folder_options(p: argparse.ArgumentParser, *, format_alias: bool = False) -> None:
+    """The options of folder datasets (Flickr-SoundNet, VGG-SS, VGGSound lists). ``--data-format`` names the layout
+    (``format_alias``: also ``--format``, where the command has no output ``--format``)."""
+    names = ("--data-format", "--format") if format_alias else ("--data-format",)
+    p.add_argument(*names, dest="data_format", choices=("auto", "flickr", "vggss", "vggsound"), default="auto",
+                   help="layout of a DATA folder or file (default auto: vggss.json -> vggss, Annotations/ -> flickr, "
+                        "frames/ + audio/ -> vggsound)")
+    p.add_argument("--list", dest="id_list", default=None, metavar="FILE",
+                   help="ids to use (csv/txt: id[,class] rows or vggsound.csv rows): the Flickr test list, a VGG-SS subset "
+                        "such as vggss_heard_test.csv, a VGGSound training list")
+    p.add_argument("--classes", default=None, metavar="FILE", help="keep the clips of these classes (one per line; "
+                   "e.g. the VGG-SS heard / unheard classes)")
+    p.add_argument("--list-split", default=None, metavar="NAME", help="keep one split (train / test) of a vggsound.csv list")
+    p.add_argument("--missing", choices=("error", "skip"), default=None,
+                   help="listed clips without a frame or audio file: error (default for flickr / vggss) or skip "
+                        "(default for vggsound)")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="seconds of audio per clip, from the middle of the file, for folder data (default 3, as EZ-VSL)")
+
+
+def check_builtin_options(args: argparse.Namespace) -> None:
+    """``ValueError`` when folder-data options are given with DATA ``builtin``."""
+    given = [f"--{k.replace('_', '-')}" for k in ("id_list", "classes", "list_split", "missing", "duration")
+             if getattr(args, k, None) is not None]
+    if getattr(args, "data_format", "auto") != "auto":
+        given.insert(0, "--data-format")
+    if given:
+        names = ", ".join(g.replace("--id-list", "--list") for g in given)
+        raise ValueError(f"{names}: folder-data options do not apply to DATA builtin")
+
+
+def open_folder(args: argparse.Namespace, data: str, *, image_size: int, fs: int, duration: float | None,
+                with_list: bool = True) -> Any:
+    """The folder dataset ``data`` with the command's folder options (``with_list=False`` ignores --list,
+    --classes and --list-split, e.g. for a separate validation folder)."""
+    from soundloc.av.folders import FolderOptions, open_av_dataset
+
+    opts = FolderOptions(image_size=image_size, duration=3.0 if duration is None else duration, fs=fs, missing=args.missing)
+    if not with_list:
+        return open_av_dataset(data, options=opts)
+    return open_av_dataset(data, format=args.data_format, id_list=args.id_list, classes=args.classes, split=args.list_split,
+                           options=opts)
+
+
+def run_data(run: Path) -> dict[str, Any]:
+    """``RUN/data.json`` (what ``av-train`` trained on), or ``{}`` when the run has none."""
+    from soundloc.fileio import load_json
+
+    if not (run / "data.json").is_file():
+        return {}
+    doc = load_json(run / "data.json", what="run data description")
+    if not isinstance(doc, dict):
+        raise ValueError(f"'{run / 'data.json'}' is not a JSON object; was RUN written by soundloc av-train?")
+    return doc
+
+
+def run_image_size(run: Path, default: int = 224) -> int:
+    """The frame side a run was trained at (``RUN/data.json``), ``default`` when it does not say."""
+    doc = run_data(run)
+    if isinstance(doc.get("bench"), dict):
+        return int(bench_from_run(run).image_size)
+    size = doc.get("image_size")
+    return int(size) if isinstance(size, int) else default
 
 
 def bench_config(*, image_size: int, sizes: tuple[int, int, int], n_voices: int = 16, seed: int = 0,

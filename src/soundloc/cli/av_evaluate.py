@@ -7,11 +7,19 @@ max-F1 of the sounding-object confidence with the silent, noise-only and off-scr
 negatives (:mod:`soundloc.metrics.av`). ``--baselines`` adds the honest floors: the centre prior (a
 centred Gaussian, the same confidence everywhere) and the model at its random initialisation (same seed).
 ``--grid out.png`` draws the best and worst localised examples (frame, heatmap, true boxes).
+
+``soundloc av-evaluate RUN DATA`` with a Flickr-SoundNet or VGG-SS folder (or a vggss.json / test list)
+scores the model on that test set with the same table (``--data-format``, ``--list``, ``--classes`` e.g.
+for the VGG-SS heard / unheard splits; layouts in docs/av.md): frames resized to ``--image-size``
+(default 224, the official protocol's map size), the middle ``--duration`` seconds of audio (default:
+the run's, else 3), Flickr ground truth the annotators' soft consensus map, VGG-SS the union of the boxes.
 """
 
 from __future__ import annotations
 
 import argparse
+
+from soundloc.cli._av import DATA_HELP, add_folder_options
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -19,8 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
         "av-evaluate", help="score an audio-visual localizer: cIoU@0.5, AUC, AP / max-F1 with negatives",
         description=(__doc__ or "").replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", metavar="RUN", help="run folder written by soundloc av-train")
-    p.add_argument("data", metavar="DATA", help="dataset: builtin (the benchmark settings recorded in RUN)")
-    p.add_argument("--split", choices=("test", "val"), default="test", help="split to score (default test)")
+    p.add_argument("data", metavar="DATA", help=DATA_HELP + "; builtin uses the benchmark settings recorded in RUN")
+    p.add_argument("--split", choices=("test", "val"), default="test", help="builtin: split to score (default test)")
+    p.add_argument("--image-size", type=int, default=None, help="folder data: frame side in pixels (default 224)")
     p.add_argument("--n", type=int, default=None, help="score only the first N samples (default all)")
     p.add_argument("--threshold", default="median", metavar="median|T",
                    help="map threshold: median (EZ-VSL protocol: the top half of the map) or T in [0, 1] on the "
@@ -33,6 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--grid-size", type=int, default=8, help="best and worst examples each in the grid (default 8)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     p.add_argument("--cache-dir", default=None, help="benchmark cache folder (default: $SOUNDLOC_CACHE or ~/.cache/soundloc)")
+    add_folder_options(p)
     p.set_defaults(func=run)
     return p
 
@@ -44,11 +54,17 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from soundloc.av.models import load_av_model
-    from soundloc.cli._av import bench_from_run, check_data, load_split, parse_threshold
+    from soundloc.cli._av import bench_from_run, check_builtin_options, is_builtin, load_split, open_folder, parse_threshold, run_data
     from soundloc.cli._text import align_table
     from soundloc.fileio import check_writable
 
-    check_data(args.data)
+    builtin = is_builtin(args.data)
+    if builtin:
+        check_builtin_options(args)
+        if args.image_size is not None:
+            raise ValueError("--image-size applies to folder data; builtin uses the size recorded in RUN")
+    elif args.split != "test":
+        raise ValueError("--split applies to DATA builtin; a folder dataset is scored whole (select clips with --list)")
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
     if not 1 <= args.grid_size <= 32:
@@ -62,7 +78,18 @@ def run(args: argparse.Namespace) -> int:
     model = load_av_model(run_dir / "model")
     if args.grid:
         check_writable(args.grid)
-    data = load_split(bench_from_run(run_dir), args.split, args.n, cache_dir=args.cache_dir)
+    if builtin:
+        data = load_split(bench_from_run(run_dir), args.split, args.n, cache_dir=args.cache_dir)
+    else:
+        from soundloc.av.train import load_split as read_split
+
+        trained = run_data(run_dir)
+        duration = args.duration if args.duration is not None else trained.get("duration") if trained.get("data") == "folder" else None
+        ds = open_folder(args, args.data, image_size=224 if args.image_size is None else args.image_size, fs=model.config.fs,
+                         duration=duration)
+        if not ds.annotated:
+            raise ValueError(f"'{args.data}' is a {ds.format} training list without boxes; evaluate on Flickr-SoundNet or VGG-SS data")
+        data = read_split(ds, args.n)
 
     from soundloc.metrics.av_eval import center_predictor, evaluate_av, model_predictor
 

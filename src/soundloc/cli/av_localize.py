@@ -60,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
     model = load_av_model(run_dir / "model" if run_dir.is_dir() else run_dir)
     size = args.size
     if size is None:
-        from soundloc.cli._av import bench_from_run
+        from soundloc.cli._av import run_image_size
 
         folder = run_dir if run_dir.is_dir() else run_dir.parent  # RUN or RUN/model(.json)
-        size = bench_from_run(folder).image_size if (folder / "data.json").is_file() else 224
+        size = run_image_size(folder)
     if not 16 <= size <= 1024:
         raise ValueError(f"--size must be 16-1024 pixels, got {size}")
     if args.plot:

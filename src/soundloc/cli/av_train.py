@@ -8,12 +8,22 @@ the EZ-VSL median threshold cannot rank maps of objects much smaller than half t
 test. RUN receives ``model.safetensors`` + ``model.json`` (the best epoch), ``checkpoint.json`` +
 ``checkpoint-<step>.safetensors`` (the last epoch, with optimiser and RNG states: ``--resume`` continues
 bit-identically), ``history.json`` and ``data.json`` (the benchmark settings, for ``av-evaluate``).
+
+``soundloc av-train DATA ...`` with a folder (or a vggss.json / list file) trains on your own data:
+Flickr-SoundNet, VGG-SS or a VGGSound training list (``--format auto|flickr|vggss|vggsound``, ``--list``,
+``--classes``; layouts in docs/av.md). Frames are resized to ``--image-size`` squares, clips are the middle
+``--duration`` seconds. Validation: ``--val DATA2`` (e.g. the Flickr-SoundNet or VGG-SS test folder is *not*
+the place: use annotated data you do not report on), else ``--val-size`` clips held out of DATA (seeded by
+``--seed``); without boxes in the validation data the model is selected on the validation loss.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
+
+from soundloc.cli._av import DATA_HELP, add_folder_options
 
 
 def _blocks(text: str) -> tuple[int, ...]:
@@ -36,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p: argparse.ArgumentParser = sub.add_parser(
         "av-train", help="train an audio-visual sound source localizer (EZ-VSL, SLAVC, FNAC)",
         description=(__doc__ or "").replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("data", metavar="DATA", help="dataset: builtin (the offline benchmark)")
+    p.add_argument("data", metavar="DATA", help=DATA_HELP)
     p.add_argument("--loss", required=True, choices=("ezvsl", "slavc", "fnac"), help="training objective")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder (created)")
     p.add_argument("--epochs", type=int, default=20, help="epochs (default 20)")
@@ -45,8 +55,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--temperature", type=float, default=0.03, help="contrastive temperature (default 0.03)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, batch order and dropout (default 0)")
     p.add_argument("--image-size", type=int, default=64, help="benchmark frame side in pixels (default 64)")
-    p.add_argument("--train-size", type=int, default=2000, help="training samples (default 2000)")
-    p.add_argument("--val-size", type=int, default=500, help="validation samples (default 500)")
+    p.add_argument("--train-size", type=int, default=None, help="training samples (default: builtin 2000, folder data all)")
+    p.add_argument("--val-size", type=int, default=None,
+                   help="validation samples (default: builtin 500; folder data: 10%% of DATA held out, 2-500)")
+    p.add_argument("--val", default=None, metavar="DATA2", help="folder data: a separate validation dataset (format detected)")
     p.add_argument("--test-size", type=int, default=1000, help="test samples recorded for av-evaluate (default 1000)")
     p.add_argument("--voices", type=int, default=16, help="eSpeak voices in the benchmark's speech bank, >= 8 (default 16)")
     p.add_argument("--object-scale", type=_pair, default=None, metavar="LO,HI",
@@ -64,8 +76,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--prior-weights", default=None, metavar="FILE",
                    help="local safetensors file of a frozen image trunk for the object map (EZ-VSL: ImageNet ResNet-18); "
                         "without it the object map comes from the trained image trunk")
-    p.add_argument("--select", choices=("auc", "ciou", "ap", "loss"), default="auc",
-                   help="validation score that picks the best epoch (default auc)")
+    p.add_argument("--select", choices=("auc", "ciou", "ap", "loss"), default=None,
+                   help="validation score that picks the best epoch (default auc; loss when the validation data have no boxes)")
     p.add_argument("--threshold", default="0.5", metavar="median|T",
                    help="map threshold of the validation scores: T in [0, 1] on the min-max normalised map, or median "
                         "(EZ-VSL protocol; on the built-in benchmark it ranks a perfect map below the centre prior, "
@@ -76,8 +88,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint (same options)")
     p.add_argument("--cache-dir", default=None, help="benchmark cache folder (default: $SOUNDLOC_CACHE or ~/.cache/soundloc)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines on stderr")
+    add_folder_options(p, format_alias=True)
     p.set_defaults(func=run)
     return p
+
+
+def _folder_splits(args: argparse.Namespace, fs: int) -> tuple[Any, Any, dict[str, Any]]:
+    """Training and validation datasets of folder DATA, and what data.json records about them."""
+    from soundloc.av.dataset import holdout_split
+    from soundloc.cli._av import open_folder
+
+    ds = open_folder(args, args.data, image_size=args.image_size, fs=fs, duration=args.duration)
+    doc: dict[str, Any] = {"data": "folder", **ds.describe(), "list": args.id_list, "classes": args.classes,
+                           "list_split": args.list_split}
+    if args.val is not None:
+        if args.val_size is not None:
+            raise ValueError("--val-size holds clips out of DATA; with --val DATA2 use all of DATA2 (or --list)")
+        val = open_folder(args, args.val, image_size=args.image_size, fs=fs, duration=args.duration, with_list=False)
+        doc["val"] = val.describe()
+        return ds, val, doc
+    n_val = args.val_size if args.val_size is not None else min(500, max(2, len(ds) // 10))
+    train, val = holdout_split(ds, n_val, seed=args.seed)
+    doc["val"] = {"holdout": n_val, "seed": args.seed}
+    return train, val, doc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,12 +118,19 @@ def run(args: argparse.Namespace) -> int:
 
     from soundloc.av.models import AVModelConfig
     from soundloc.av.train import AVTrainConfig, train_av
-    from soundloc.cli._av import bench_config, bench_to_dict, check_data, load_split, parse_threshold
+    from soundloc.av.train import load_split as read_split
+    from soundloc.cli._av import bench_config, bench_to_dict, check_builtin_options, is_builtin, load_split, parse_threshold
     from soundloc.fileio import check_writable, write_json_atomic
 
-    check_data(args.data)
+    builtin = is_builtin(args.data)
+    if builtin:
+        check_builtin_options(args)
+        if args.val is not None:
+            raise ValueError("--val applies to folder data; the built-in benchmark has its own validation split")
+        args.train_size = 2000 if args.train_size is None else args.train_size
+        args.val_size = 500 if args.val_size is None else args.val_size
     for name in ("train_size", "val_size", "test_size"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise ValueError(f"--max-minutes must be > 0, got {args.max_minutes}")
@@ -112,28 +152,41 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size), n_voices=args.voices,
-                         object_scale=args.object_scale, max_distractors=args.max_distractors)
     run_dir = Path(args.out)
     check_writable(run_dir / "data.json")
-    data_doc = {"data": "builtin", "bench": bench_to_dict(bench)}
-    if args.resume and (run_dir / "data.json").is_file():  # the benchmark is part of what resumes
+    say = (lambda s: None) if args.quiet else (lambda s: print(f"soundloc av-train: {s}", file=sys.stderr, flush=True))
+    if builtin:
+        bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size),
+                             n_voices=args.voices, object_scale=args.object_scale, max_distractors=args.max_distractors)
+        data_doc: dict[str, Any] = {"data": "builtin", "bench": bench_to_dict(bench)}
+    else:
+        train_ds, val_ds, data_doc = _folder_splits(args, model.fs)
+    if args.resume and (run_dir / "data.json").is_file():  # the data are part of what resumes
         from soundloc.fileio import load_json
 
         old = load_json(run_dir / "data.json", what="run data file")
         if old != data_doc:
-            raise ValueError(f"--resume: {run_dir} was trained on another benchmark ({run_dir / 'data.json'}); "
-                             "use the same --image-size, --train-size, --val-size, --test-size and --voices")
-    say = (lambda s: None) if args.quiet else (lambda s: print(f"soundloc av-train: {s}", file=sys.stderr, flush=True))
-    say(f"preparing the benchmark ({args.train_size} train, {args.val_size} val samples, {args.image_size} px)")
-    train = load_split(bench, "train", cache_dir=args.cache_dir)
-    val = load_split(bench, "val", cache_dir=args.cache_dir)
+            raise ValueError(f"--resume: {run_dir} was trained on another benchmark or dataset ({run_dir / 'data.json'}); "
+                             "use the same DATA and data options (--image-size, sizes, --voices, --list ...)")
+    if builtin:
+        say(f"preparing the benchmark ({args.train_size} train, {args.val_size} val samples, {args.image_size} px)")
+        train = load_split(bench, "train", cache_dir=args.cache_dir)
+        val = load_split(bench, "val", cache_dir=args.cache_dir)
+    else:
+        say(f"reading {data_doc['format']} clips from {data_doc['root']} ({len(train_ds)} train, {len(val_ds)} val"
+            + (f"; {data_doc['skipped']} listed clips without files skipped" if data_doc["skipped"] else "") + ")")
+        train = read_split(train_ds, args.train_size)
+        val = read_split(val_ds)
     write_json_atomic(run_dir / "data.json", data_doc)
+    select = args.select or ("auc" if val.annotated else "loss")
+    if select != "loss" and not val.annotated:
+        raise ValueError(f"--select {select} needs boxes, but the validation data have none (a training list); "
+                         "use --select loss or --val with Flickr-SoundNet / VGG-SS style data")
     validate = None
-    if args.select != "loss":
+    if select != "loss":
         from soundloc.metrics.av_eval import evaluate_av, model_predictor
 
-        key = {"auc": "auc", "ciou": "ciou_ap50", "ap": "ap"}[args.select]
+        key = {"auc": "auc", "ciou": "ciou_ap50", "ap": "ap"}[select]
 
         def validate(m):  # type: ignore[no-untyped-def]
             return float(getattr(evaluate_av(model_predictor(m), val, threshold=threshold), key))
@@ -142,6 +195,6 @@ def run(args: argparse.Namespace) -> int:
     doc = train_av(cfg, train, val, run_dir, resume=args.resume, validate=validate, log=say, max_seconds=max_s,
                    device=device)
     best = doc["best"]
-    print(f"best epoch {best['epoch']} (validation {args.select} {best['score']:.4f}); "
+    print(f"best epoch {best['epoch']} (validation {select} {best['score']:.4f}); "
           f"{len(doc['epochs'])} epochs in {doc['seconds']:.0f} s; model: {run_dir / 'model.safetensors'}")
     return 0

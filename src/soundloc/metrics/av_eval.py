@@ -5,7 +5,8 @@ confidence (B,))``. :func:`model_predictor` wraps a trained :class:`~soundloc.av
 :func:`center_predictor` is the centre-prior floor (the same centred Gaussian for every sample, the
 same confidence for every sample). :func:`evaluate_av` runs a predictor over the split in batches and
 scores it with :class:`~soundloc.metrics.av.AVLocalizationEvaluator` against the ground-truth maps of
-the boxes (VGG-SS rule: binary union of the boxes; no box = no sounding object on screen).
+the boxes under the split's ``box_format`` (Flickr-SoundNet: the annotators' soft consensus; VGG-SS and the
+built-in benchmark: binary union of the boxes; no box = no sounding object on screen).
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ def center_predictor(*, sigma: float = 0.25) -> Predictor:
 
 
 def gt_maps(data: AVTensors, idx: Sequence[int]) -> NDArray[np.float32]:
-    """Ground-truth maps ``(len(idx), H, W)`` of samples ``idx`` (binary union of their boxes)."""
+    """Ground-truth maps ``(len(idx), H, W)`` of samples ``idx`` (``data.box_format``'s rule: Flickr soft consensus,
+    or the binary union of the boxes)."""
     h, w = data.frames.shape[-2:]
-    return gt_maps_from_boxes([data.boxes[i] for i in idx], "vggss", size=(int(h), int(w)))
+    return gt_maps_from_boxes([data.boxes[i] for i in idx], data.box_format, size=(int(h), int(w)))
 
 
 def evaluate_av(predict: Predictor, data: AVTensors, *, batch_size: int = 64,
@@ -60,6 +62,9 @@ def evaluate_av(predict: Predictor, data: AVTensors, *, batch_size: int = 64,
     its area over half the frame) or a fixed threshold in [0, 1] on the min-max normalised map."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not data.annotated:
+        raise ValueError("these data have no boxes (unlabelled training clips); evaluate on annotated data "
+                         "(Flickr-SoundNet, VGG-SS or the built-in benchmark)")
     ev = AVLocalizationEvaluator(threshold=threshold)  # type: ignore[arg-type]
     for s in range(0, len(data), batch_size):
         idx = list(range(s, min(s + batch_size, len(data))))
