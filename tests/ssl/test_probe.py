@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from soundloc.ssl import PretrainConfig, load_encoder, random_encoder
 from soundloc.ssl.job import PretrainJob, run_pretrain
@@ -71,7 +72,38 @@ def test_pretrain_then_probe_end_to_end(mcsimclr_data: Path, tmp_path: Path) -> 
         assert res["protocol"] == name and t["clips"] == len(te)
         assert 0.0 <= t["accuracy"] <= 1.0 and 0.0 <= t["azimuth_error_median"] <= 180.0
         assert res["train_clips"] == (len(tr) if ":" not in name else max(1, round(0.1 * len(tr))))
-        assert 1 <= res["best_step"] <= max(6, 2 * len(tr))
+        assert set(res["best_step"]) == {"class", "direction"}
+        assert all(1 <= v <= max(6, 2 * len(tr)) for v in res["best_step"].values())
         json.dumps(res)  # JSON-able
     for k, v in enc.state_dict().items():  # protocols work on copies
         assert (v == before[k]).all(), k
+
+
+def test_each_task_is_selected_at_its_own_best_validation_point(mcsimclr_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Class at the best validation accuracy, direction at the lowest validation azimuth error, each
+    with the weights of that step (not one point chosen on a summed loss)."""
+    from soundloc.ssl import probe
+
+    enc = random_encoder("random:circular4", encoder_kwargs=TINY_MODEL)
+    tr, va = (load_labelled(mcsimclr_data, s, enc.config.input) for s in ("train", "val"))  # type: ignore[union-attr]
+    acc = [0.2, 0.6, 0.6, 0.5, 0.4]  # best at point 2 (point 3 ties in accuracy with a higher loss)
+    cls_loss = [2.0, 1.0, 1.5, 1.0, 1.0]
+    err = [90.0, 80.0, 60.0, 70.0, 30.0]  # best at point 5
+    seen: list[dict[str, torch.Tensor]] = []
+
+    def scripted(self: probe._Runner, clips: probe.LabelledClips) -> probe.Metrics:
+        k = len(seen)
+        seen.append({n: v.detach().clone() for n, v in self.heads.state_dict().items()})
+        return probe.Metrics(accuracy=acc[k], azimuth_error_mean=err[k], azimuth_error_median=err[k],
+                             class_loss=cls_loss[k], direction_loss=0.5, clips=len(clips))
+
+    monkeypatch.setattr(probe._Runner, "evaluate", scripted)
+    runner = probe._Runner(enc, Protocol.parse("linear"), ProbeConfig(epochs=5, min_steps=0, batch_size=len(tr)),
+                           len(tr.class_names), torch.device("cpu"))
+    best = runner.fit(tr, va)
+    assert len(seen) == 5
+    assert best["class"][0] == 2 and best["direction"][0] == 5
+    for task, point in (("class", 1), ("direction", 4)):
+        snap = {k[2:]: v for k, v in best[task][2].items()}
+        assert all(torch.equal(snap[n], seen[point][n]) for n in seen[point])
+    assert not torch.equal(seen[1]["doa.weight"], seen[4]["doa.weight"])  # the heads moved between the points

@@ -10,8 +10,9 @@ Protocols (comma-separated; each writes DIR/<protocol>.json with --out): linear 
 linear class and direction layers on its embedding), finetune (encoder trained too, learning rate
 x0.1), subset:F (finetune on the fraction F of the training clips, e.g. subset:0.01), scratch and
 scratch:F (the same architecture from random weights, trained like finetune at the full learning
-rate, on the same subsets). ChannelSwap is the only augmentation; the model is selected on the val
-split and scored on the test split: class accuracy, mean and median azimuth error (degrees).
+rate, on the same subsets). ChannelSwap is the only augmentation; selection on the val split, per
+task (class: best val accuracy; direction: lowest val azimuth error), scores on the test split:
+class accuracy, mean and median azimuth error (degrees).
 A random-init encoder (random:ARRAY, --random-init) and scratch fit the encoder's input
 normalizer on the training clips' features; a pretrained encoder keeps its own.
 """

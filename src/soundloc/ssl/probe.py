@@ -24,8 +24,13 @@ input normalizer on the protocol's training features (all of them); a pretrained
 statistics of its pretraining data.
 
 ChannelSwap is the only augmentation (on the feature stacks, DOA targets rotated with them). Model
-selection (the evaluation point with the lowest validation loss) uses the ``val`` split; metrics
-(class accuracy, mean and median wrapped azimuth error in degrees) are reported on ``test``.
+selection uses the ``val`` split, once per task: the class is scored at the evaluation point with
+the best validation accuracy (ties: lower cross-entropy), the direction at the point with the lowest
+validation mean azimuth error, so neither task's stopping point is set by the other (with one summed
+loss the early point where cross-entropy starts to overfit was always kept, long before the direction
+was learned). For the linear probe the two heads are independent, so this is one model with each head
+taken at its own point; when the encoder is trained too it is two snapshots. Metrics (class accuracy,
+mean and median wrapped azimuth error in degrees) are reported on ``test``.
 """
 
 from __future__ import annotations
@@ -224,21 +229,31 @@ def _loss(heads: Heads, h: torch.Tensor, cls: torch.Tensor, xy: torch.Tensor, w:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Class accuracy (0-1), mean / median azimuth error (degrees), loss, clips."""
+    """Class accuracy (0-1), mean / median azimuth error (degrees), the class head's cross-entropy,
+    the direction head's mean squared error, clips."""
 
     accuracy: float
     azimuth_error_mean: float
     azimuth_error_median: float
-    loss: float
+    class_loss: float
+    direction_loss: float
     clips: int
 
+    def merged(self, direction: Metrics) -> Metrics:
+        """The class metrics of ``self`` with the direction metrics of ``direction``."""
+        return Metrics(accuracy=self.accuracy, azimuth_error_mean=direction.azimuth_error_mean,
+                       azimuth_error_median=direction.azimuth_error_median, class_loss=self.class_loss,
+                       direction_loss=direction.direction_loss, clips=self.clips)
 
-def _metrics(logits: torch.Tensor, d: torch.Tensor, clips: LabelledClips, loss: float) -> Metrics:
+
+def _metrics(logits: torch.Tensor, d: torch.Tensor, clips: LabelledClips, xy: torch.Tensor) -> Metrics:
     pred_c = logits.argmax(dim=1).cpu()
     est = np.degrees(np.arctan2(d[:, 1].double().cpu().numpy(), d[:, 0].double().cpu().numpy()))
     err = azimuth_error_deg(est, clips.azimuth.numpy())
     return Metrics(accuracy=float((pred_c == clips.classes).double().mean()), azimuth_error_mean=float(err.mean()),
-                   azimuth_error_median=float(np.median(err)), loss=loss, clips=len(clips))
+                   azimuth_error_median=float(np.median(err)),
+                   class_loss=float(F.cross_entropy(logits, clips.classes.to(logits.device))),
+                   direction_loss=float(F.mse_loss(d, xy)), clips=len(clips))
 
 
 class _Runner:
@@ -287,11 +302,24 @@ class _Runner:
         outs = [self.heads(self.embed(clips.features[k:k + 256])) for k in range(0, len(clips), 256)]
         logits = torch.cat([o[0] for o in outs]).float()
         d = torch.cat([o[1] for o in outs]).float()
-        xy = unit_xy(clips.azimuth).to(self.device)[:, :2]
-        loss = float(F.cross_entropy(logits, clips.classes.to(self.device)) + self.config.direction_weight * F.mse_loss(d, xy))
-        return _metrics(logits, d, clips, loss)
+        return _metrics(logits, d, clips, unit_xy(clips.azimuth).to(self.device)[:, :2])
 
-    def fit(self, train: LabelledClips, val: LabelledClips) -> tuple[int, Metrics]:
+    def _state(self, linear: bool) -> dict[str, torch.Tensor]:
+        state = {f"h.{k}": v.detach().clone() for k, v in self.heads.state_dict().items()}
+        if not linear:
+            state.update({f"e.{k}": v.detach().clone() for k, v in self.encoder.state_dict().items()})
+        return state
+
+    def load(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a snapshot of :meth:`fit` (heads, and the encoder when it was trained)."""
+        self.heads.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("h.")})
+        enc = {k[2:]: v for k, v in state.items() if k.startswith("e.")}
+        if enc:
+            self.encoder.load_state_dict(enc)
+
+    def fit(self, train: LabelledClips, val: LabelledClips) -> dict[str, tuple[int, Metrics, dict[str, torch.Tensor]]]:
+        """Train; returns, per task (``"class"``, ``"direction"``), the selected step, its validation
+        metrics and its snapshot (:meth:`load`)."""
         cfg = self.config
         linear = self.protocol.kind == "linear"
         n = len(train)
@@ -317,7 +345,7 @@ class _Runner:
         g = torch.Generator().manual_seed(cfg.seed + 13)
         u = unit_xy(train.azimuth).to(self.device)
         cls_all = train.classes.to(self.device)
-        best: tuple[float, int, Metrics, dict[str, torch.Tensor]] | None = None
+        best: dict[str, tuple[int, Metrics, dict[str, torch.Tensor]]] = {}
         order = np.empty(0, dtype=np.int64)
         for step in range(total):
             if len(order) < b:
@@ -345,17 +373,15 @@ class _Runner:
             opt.step()
             if (step + 1) % every == 0 or step + 1 == total:
                 m = self.evaluate(val)
-                if best is None or m.loss < best[0]:
-                    state = {f"h.{k}": v.detach().clone() for k, v in self.heads.state_dict().items()}
-                    if not linear:
-                        state.update({f"e.{k}": v.detach().clone() for k, v in self.encoder.state_dict().items()})
-                    best = (m.loss, step + 1, m, state)
-        assert best is not None
-        _, best_step, val_m, state = best
-        self.heads.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("h.")})
-        if not linear:
-            self.encoder.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("e.")})
-        return best_step, val_m
+                c, dn = best.get("class"), best.get("direction")
+                better_c = c is None or (m.accuracy, -m.class_loss) > (c[1].accuracy, -c[1].class_loss)
+                better_d = dn is None or m.azimuth_error_mean < dn[1].azimuth_error_mean
+                state = self._state(linear) if better_c or better_d else {}
+                if better_c:
+                    best["class"] = (step + 1, m, state)
+                if better_d:
+                    best["direction"] = (step + 1, m, state)
+        return best
 
 
 def run_protocol(encoder: SpatialEncoder, protocol: Protocol, train: LabelledClips, val: LabelledClips, test: LabelledClips,
@@ -380,8 +406,14 @@ def run_protocol(encoder: SpatialEncoder, protocol: Protocol, train: LabelledCli
     if protocol.kind == "scratch" or fit_normalizer_on_train:
         fit_normalizer(enc, (sub.features[k:k + 256] for k in range(0, len(sub), 256)))
     runner = _Runner(enc, protocol, config, len(train.class_names), dev)
-    best_step, val_m = runner.fit(sub, val)
-    test_m = runner.evaluate(test)
+    best = runner.fit(sub, val)
+    scored = {}
+    for task, (_, _, state) in best.items():
+        runner.load(state)
+        scored[task] = runner.evaluate(test)
+    test_m = scored["class"].merged(scored["direction"])
+    val_m = best["class"][1].merged(best["direction"][1])
     return {"protocol": protocol.name, "kind": protocol.kind, "fraction": protocol.fraction, "train_clips": len(sub),
-            "val_clips": len(val), "test_clips": len(test), "best_step": best_step, "test": asdict(test_m),
+            "val_clips": len(val), "test_clips": len(test),
+            "best_step": {task: best[task][0] for task in ("class", "direction")}, "test": asdict(test_m),
             "val": asdict(val_m), "config": asdict(config), "seconds": round(time.perf_counter() - t0, 2)}
