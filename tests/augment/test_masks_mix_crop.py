@@ -95,6 +95,8 @@ def test_mixup_closed_form_weights_and_normalisation() -> None:
     w = params.weight
     assert bool(((w >= 0.05) & (w <= 0.3)).all()) and float(w.std()) > 0.03
     y = mu.transform(x, params)
+    # the batch as its own pool (partner energies reused) == the same clips given as a separate pool
+    torch.testing.assert_close(mu.transform(x, params, others=x.clone()), y, rtol=1e-12, atol=0)
     # the anchor's level is kept
     torch.testing.assert_close(rms(y), rms(x), rtol=1e-6, atol=0)
     # closed form: y ∝ (1 - w) x / rms(x) + w x_o / rms(x_o)
