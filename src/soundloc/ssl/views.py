@@ -155,5 +155,5 @@ class ViewMaker(nn.Module):
                 left=torch.cat([b1.left[rows], b2.left[rows]]), width=torch.cat([b1.width[rows], b2.width[rows]])))
         if self.cd.active and self.cd.drop > 0:
             d1, d2 = self.cd.sample(b_global, f.shape[1]), self.cd.sample(b_global, f.shape[1])
-            f = self.cd.transform(f, torch.cat([d1[rows], d2[rows]]))
+            f = self.cd.transform(f, torch.cat([d1[rows], d2[rows]]), inplace=True)  # f is ours: no copy
         return f[:n], f[n:]
