@@ -12,7 +12,10 @@ after ``--warmup`` steps; prints pairs/s and the fraction of the step time spent
 with ``git archive``) in the same process: both trainers are built first, then their steps
 alternate in ``--rounds`` rounds of ``--steps`` steps each, so machine load hits both alike.
 (The baseline package is imported first and then dropped from ``sys.modules``; its objects keep
-their own modules.)
+their own modules.) ``--profile`` runs ``torch.profiler`` over one more round of the current
+trainer's steps and prints where the views' time goes: the ``views.*`` ranges of
+:class:`~soundloc.ssl.views.ViewMaker` (crop, Mixup, ChannelSwap, features, RandomResizedCrop,
+ChannelDrop) and the heaviest operators inside the features (profiler overhead included).
 
 Usage:
     PYTHONPATH=src python benchmarks/pretrain.py --batch 64 --steps 5
@@ -116,6 +119,7 @@ def main() -> None:
     ap.add_argument("--augment", default="all")
     ap.add_argument("--small", action="store_true", help="the tests' tiny CRNN instead of the default one")
     ap.add_argument("--baseline", metavar="REV", help="also time the soundloc of this git revision, alternating")
+    ap.add_argument("--profile", action="store_true", help="profile one more round of the current trainer (views stages)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,6 +131,11 @@ def main() -> None:
         for _ in range(a.rounds):
             for name, tr in trainers.items():
                 seconds[name] += _time(tr, a.steps, a.device)
+        if a.profile:
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                _time(trainers["current"], a.steps, a.device)
     steps = a.steps * a.rounds
     tr = trainers["current"]
     params = sum(p.numel() for p in tr.model.encoder.parameters())
@@ -137,6 +146,20 @@ def main() -> None:
         print(f"{name + ': ' if a.baseline else ''}step {1e3 * dt / steps:.1f} ms, {a.batch * steps / dt:.1f} pairs/s, "
               f"views (augmentations + features) {1e3 * tr.aug_seconds / steps:.1f} ms = {100 * tr.aug_seconds / dt:.1f} % "
               "of the step time")
+    if a.profile:
+        _print_profile(prof, a.steps)
+
+
+def _print_profile(prof: Any, steps: int) -> None:
+    """The ``views.*`` ranges (ms per step) and the features' heaviest operators."""
+    events = prof.key_averages()
+    stages = [e for e in events if e.key.startswith("views.")]
+    print(f"profile of {steps} steps of the current trainer (CPU ms per step; profiler overhead included):")
+    for e in sorted(stages, key=lambda e: -e.cpu_time_total):
+        print(f"  {e.key:22s} {e.cpu_time_total / 1e3 / steps:8.1f}")
+    print("  heaviest operators (self time, whole step):")
+    for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:10]:
+        print(f"  {e.key:22s} {e.self_cpu_time_total / 1e3 / steps:8.1f}  ({e.count // steps} calls)")
 
 
 if __name__ == "__main__":

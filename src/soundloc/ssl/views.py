@@ -39,6 +39,7 @@ from collections.abc import Callable, Collection
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from soundloc.ambisonics import FoaFormat
 from soundloc.augment import Augmentation, ChannelDrop, ChannelSwap, Mixup, RandomResizedCrop
@@ -130,30 +131,36 @@ class ViewMaker(nn.Module):
         n = x.shape[0]
         rows, b_global = slice(rank * n, (rank + 1) * n), n * world_size
         # both views go through every step as one batch of 2n rows (view 1, then view 2); each
-        # augmentation draws view 1's parameters, then view 2's, as two separate calls would
-        clip = torch.arange(n).repeat(2)
-        start = torch.cat([self.crop.sample(b_global, x.shape[2])[rows] for _ in range(2)])
-        v = self.crop.transform(x, start, clip)  # (2n, M, crop)
+        # augmentation draws view 1's parameters, then view 2's, as two separate calls would.
+        # Each step is a named profiler range (views.crop, ...; benchmarks/pretrain.py --profile).
+        with record_function("views.crop"):
+            start = torch.cat([self.crop.sample(b_global, x.shape[2])[rows] for _ in range(2)])
+            v = self.crop.transform(x, start, torch.arange(n).repeat(2))  # (2n, M, crop)
         if self.mu.active:
-            p1, p2 = self.mu.sample(b_global), self.mu.sample(b_global)
-            if gather is None:
-                pool, offset = v, n
-            else:  # each view mixes with the same view of the global batch
-                pools = [gather(v[:n]), gather(v[n:])]
-                pool, offset = torch.cat(pools), pools[0].shape[0]
-            params = MixParams(partner=torch.cat([p1.partner[rows], p2.partner[rows] + offset]),
-                               weight=torch.cat([p1.weight[rows], p2.weight[rows]]))
-            v = self.mu.transform(v, params, others=None if gather is None else pool)
+            with record_function("views.mixup"):
+                p1, p2 = self.mu.sample(b_global), self.mu.sample(b_global)
+                if gather is None:  # partners from this batch: view 2's rows follow view 1's
+                    others, offset = None, n
+                else:  # each view mixes with the same view of the global batch
+                    pools = [gather(v[:n]), gather(v[n:])]
+                    others, offset = torch.cat(pools), pools[0].shape[0]
+                params = MixParams(partner=torch.cat([p1.partner[rows], p2.partner[rows] + offset]),
+                                   weight=torch.cat([p1.weight[rows], p2.weight[rows]]))
+                v = self.mu.transform(v, params, others=others)
         if self.cs.enabled:
-            idx = self.cs.sample(b_global)[rows]
-            v = self.cs.apply_waveform(v, idx.repeat(2))  # the same symmetry for both views of a clip
-        f = self.features(v)  # (2n, C, T, F): one call for both views
+            with record_function("views.channel_swap"):
+                idx = self.cs.sample(b_global)[rows]
+                v = self.cs.apply_waveform(v, idx.repeat(2))  # the same symmetry for both views of a clip
+        with record_function("views.features"):
+            f = self.features(v)  # (2n, C, T, F): one call for both views
         if self.rrc.active:
-            b1, b2 = (self.rrc.sample(b_global, f.shape[2], f.shape[3]) for _ in range(2))
-            f = self.rrc.transform(f, CropParams(
-                top=torch.cat([b1.top[rows], b2.top[rows]]), height=torch.cat([b1.height[rows], b2.height[rows]]),
-                left=torch.cat([b1.left[rows], b2.left[rows]]), width=torch.cat([b1.width[rows], b2.width[rows]])))
+            with record_function("views.resized_crop"):
+                b1, b2 = (self.rrc.sample(b_global, f.shape[2], f.shape[3]) for _ in range(2))
+                f = self.rrc.transform(f, CropParams(
+                    top=torch.cat([b1.top[rows], b2.top[rows]]), height=torch.cat([b1.height[rows], b2.height[rows]]),
+                    left=torch.cat([b1.left[rows], b2.left[rows]]), width=torch.cat([b1.width[rows], b2.width[rows]])))
         if self.cd.active and self.cd.drop > 0:
-            d1, d2 = self.cd.sample(b_global, f.shape[1]), self.cd.sample(b_global, f.shape[1])
-            f = self.cd.transform(f, torch.cat([d1[rows], d2[rows]]), inplace=True)  # f is ours: no copy
+            with record_function("views.channel_drop"):
+                d1, d2 = self.cd.sample(b_global, f.shape[1]), self.cd.sample(b_global, f.shape[1])
+                f = self.cd.transform(f, torch.cat([d1[rows], d2[rows]]), inplace=True)  # f is ours: no copy
         return f[:n], f[n:]
