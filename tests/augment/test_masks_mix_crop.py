@@ -95,6 +95,8 @@ def test_mixup_closed_form_weights_and_normalisation() -> None:
     w = params.weight
     assert bool(((w >= 0.05) & (w <= 0.3)).all()) and float(w.std()) > 0.03
     y = mu.transform(x, params)
+    # the batch as its own pool (partner energies reused) == the same clips given as a separate pool
+    torch.testing.assert_close(mu.transform(x, params, others=x.clone()), y, rtol=1e-12, atol=0)
     # the anchor's level is kept
     torch.testing.assert_close(rms(y), rms(x), rtol=1e-6, atol=0)
     # closed form: y ∝ (1 - w) x / rms(x) + w x_o / rms(x_o)
@@ -146,6 +148,15 @@ def test_rrc_matches_crop_then_interpolate_reference() -> None:
         ref = F.interpolate(crop, size=(50, 64), mode="bilinear", align_corners=False)
         torch.testing.assert_close(y[b:b + 1], ref, rtol=1e-10, atol=1e-10)
     assert rrc(f.float()).dtype == torch.float32
+    # a batch where some boxes are the full map: those rows exactly the input, the others as above
+    full = CropParams(top=torch.where(torch.arange(8) % 3 == 0, 0, params.top),
+                      height=torch.where(torch.arange(8) % 3 == 0, 50, params.height),
+                      left=torch.where(torch.arange(8) % 3 == 0, 0, params.left),
+                      width=torch.where(torch.arange(8) % 3 == 0, 64, params.width))
+    y2 = rrc.transform(f, full)
+    assert torch.equal(y2[0::3], f[0::3])
+    keep = torch.arange(8) % 3 != 0
+    assert torch.equal(y2[keep], y[keep])
 
 
 def test_rrc_keeps_channels_aligned_and_draws_in_range() -> None:
@@ -174,6 +185,9 @@ def test_channel_drop_whole_channels_rate() -> None:
     assert torch.equal((y == 0), zero[:, :, None, None].expand_as(y))
     assert abs(float(zero.double().mean()) - 0.1) < 0.01
     assert torch.equal(y[~zero], f[~zero])
+    g = f.clone()
+    dropped = zero.clone()
+    assert cd.transform(g, dropped, inplace=True) is g and torch.equal(g, cd.transform(f, dropped))
     assert torch.equal(ChannelDrop(p=0.0, seed=0)(f), f) and torch.equal(ChannelDrop(enabled=False, seed=0)(f), f)
     with pytest.raises(ValueError, match="drop"):
         ChannelDrop(drop=-0.1)

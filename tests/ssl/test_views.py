@@ -34,6 +34,46 @@ def test_shapes_and_all_augmentations() -> None:
     assert torch.isfinite(f1).all() and torch.isfinite(f2).all()
 
 
+def _reference_views(vm: ViewMaker, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two views made one after the other from the modules' transforms (one process): per view
+    a crop by slicing, Mixup with the view's own crops, the pair's ChannelSwap, a feature call of
+    its own, then RandomResizedCrop and ChannelDrop; each generator drawn view 1 first."""
+    b, n = x.shape[0], x.shape[2]
+    views = []
+    for _ in range(2):
+        start = vm.crop.sample(b, n)
+        v = torch.stack([x[k, :, int(start[k]) : int(start[k]) + vm.crop.length] for k in range(b)])
+        if vm.mu.active:
+            v = vm.mu.transform(v, vm.mu.sample(b), others=v.clone())
+        views.append(v)
+    if vm.cs.enabled:
+        idx = vm.cs.sample(b)
+        views = [vm.cs.apply_waveform(v, idx) for v in views]
+    out = []
+    for v in views:
+        f = vm.features(v)
+        if vm.rrc.active:
+            f = vm.rrc.transform(f, vm.rrc.sample(b, f.shape[2], f.shape[3]))
+        if vm.cd.active:
+            f = vm.cd.transform(f, vm.cd.sample(b, f.shape[1]))
+        out.append(f)
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("augment", [("cs", "mu", "rrc", "cd"), ("mu",), ("cs", "rrc"), ()])
+def test_views_equal_the_view_by_view_reference(augment: tuple[str, ...]) -> None:
+    # one batch of 2B rows for both views == two separate views, same seed, same draws
+    x = _noise(6, FS, seed=4) * torch.linspace(0.2, 3.0, 6)[:, None, None]
+    ref = _reference_views(ViewMaker(ARRAY, _mic(), crop=int(0.8 * FS), augment=augment, seed=7), x)
+    vm = ViewMaker(ARRAY, _mic(), crop=int(0.8 * FS), augment=augment, seed=7)
+    new = vm(x)
+    for f, r in zip(new, ref):
+        assert f.shape == r.shape == (6, 10, 41, 64)
+        torch.testing.assert_close(f, r, rtol=0, atol=1e-4)  # dB and GCC values; float32 rounding only
+    assert not torch.equal(new[0], new[1])
+    assert (new[0] == 0).flatten(2).all(dim=2).any() == ("cd" in augment)  # a dropped channel somewhere
+
+
 def test_both_views_get_the_same_symmetry() -> None:
     # mic levels 1:2:4:8 -> the order of the 4 log-mel channel means of a view is the mic permutation
     # it got; crops, Mixup (same level pattern in every clip) and RandomResizedCrop keep that order

@@ -33,12 +33,12 @@ class ChannelDrop(Augmentation):
         applied = self.draw_apply(batch, g)
         return (torch.rand(batch, channels, generator=g) < self.drop) & applied[:, None]
 
-    def transform(self, x: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:
-        """Zero the channels ``dropped`` ``(B, C)`` of ``x`` ``(B, C, ...)``."""
+    def transform(self, x: torch.Tensor, dropped: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
+        """Zero the channels ``dropped`` ``(B, C)`` of ``x`` ``(B, C, ...)`` (in ``x`` itself with ``inplace``)."""
         if x.ndim < 3 or dropped.shape != x.shape[:2]:
             raise ValueError(f"ChannelDrop: mask {tuple(dropped.shape)} does not fit input {tuple(x.shape)}")
-        keep = (~dropped).to(device=x.device, dtype=x.dtype)
-        return x * keep.reshape(*keep.shape, *([1] * (x.ndim - 2)))
+        keep = (~dropped).to(device=x.device, dtype=x.dtype).reshape(*dropped.shape, *([1] * (x.ndim - 2)))
+        return x.mul_(keep) if inplace else x * keep
 
     def forward(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Drop channels of ``x`` ``(B, C, ...)``."""

@@ -298,6 +298,7 @@ class ChannelSwap(Augmentation):
         tabs = [_feature_tables(s, layout, m) for s in syms]
         self.register_buffer("perm_table", torch.tensor([s.perm for s in syms], dtype=torch.long), persistent=False)
         self.register_buffer("sign_table", torch.tensor([s.signs for s in syms], dtype=torch.float32), persistent=False)
+        self.permutes_only = bool((self.sign_table == 1.0).all())  # waveforms: no sign flips (mic arrays)
         self.register_buffer("rot_table", torch.tensor(np.stack([s.matrix for s in syms]), dtype=torch.float64), persistent=False)
         self.register_buffer("feat_src", torch.tensor([t[0] for t in tabs], dtype=torch.long), persistent=False)
         self.register_buffer("feat_sign", torch.tensor([t[1] for t in tabs], dtype=torch.float32), persistent=False)
@@ -329,8 +330,10 @@ class ChannelSwap(Augmentation):
             raise ValueError(f"ChannelSwap expects waveforms (B, {self.num_channels}, N), got shape {tuple(x.shape)}")
         idx = self._index(index, x)
         rows = torch.arange(x.shape[0], device=x.device)[:, None]
-        y = x[rows, self.perm_table[idx].to(x.device)]  # (B, M, N)
-        return y * self.sign_table[idx].to(device=x.device, dtype=x.dtype)[:, :, None]
+        y = x[rows, self.perm_table[idx].to(x.device)]  # (B, M, N), a copy
+        if not self.permutes_only:
+            y.mul_(self.sign_table[idx].to(device=x.device, dtype=x.dtype)[:, :, None])
+        return y
 
     def apply_features(self, f: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """``(B, C, T, F)`` feature stack (layout ``features``) -> the stack of the swapped audio."""

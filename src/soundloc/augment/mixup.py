@@ -83,14 +83,15 @@ class Mixup(Augmentation):
             raise ValueError(f"Mixup expects waveforms (B, M, N) and a pool of equal (M, N), got {tuple(x.shape)} and {tuple(src.shape)}")
         b = x.shape[0]
         w = params.weight.to(device=x.device, dtype=torch.float64)
-        partner = src[params.partner.to(x.device)]
+        partner = src[params.partner.to(x.device)]  # a copy (indexing by a tensor)
         xf, pf = x.reshape(b, 1, -1), partner.reshape(b, 1, -1)
         n = xf.shape[2]
 
         def mean_prod(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # (B,) mean of u * v, no temporaries
             return torch.bmm(u, v.transpose(1, 2))[:, 0, 0].double() / n
 
-        ex, ep, cross = mean_prod(xf, xf), mean_prod(pf, pf), mean_prod(xf, pf)  # mean squares and cross term
+        ex, cross = mean_prod(xf, xf), mean_prod(xf, pf)  # mean squares and cross term
+        ep = ex[params.partner.to(x.device)] if src is x else mean_prod(pf, pf)
         ra, rp = torch.sqrt(ex), torch.sqrt(ep)
         ca = (1.0 - w) / (ra + EPS)  # mixed = ca x + cp partner (both at unit RMS)
         cp = w / (rp + EPS)
@@ -99,7 +100,7 @@ class Mixup(Augmentation):
         mixed = w > 0
         ka = torch.where(mixed, ca * k, torch.ones_like(w)).to(x.dtype)
         kp = torch.where(mixed, cp * k, torch.zeros_like(w)).to(x.dtype)
-        return x * ka[:, None, None] + partner * kp[:, None, None]
+        return partner.mul_(kp[:, None, None]).addcmul_(x, ka[:, None, None])  # in the partner copy: no temporaries
 
     def forward(self, x: torch.Tensor, others: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mix each clip of ``x`` ``(B, M, N)`` with a random partner."""

@@ -124,12 +124,15 @@ class RandomResizedCrop(Augmentation):
             raise ValueError(f"crop boxes for {params.top.shape[0]} clips given for a batch of {b}")
         if bool(((params.top + params.height > t) | (params.left + params.width > n)).any()):
             raise ValueError(f"crop boxes exceed the {t} x {n} map")
-        gt = _grid_axis(params.top, params.height, t)  # (B, T)
-        gf = _grid_axis(params.left, params.width, n)  # (B, F)
+        gt = _grid_axis(params.top, params.height, t).to(device=f.device, dtype=f.dtype)  # (B, T), rounded once
+        gf = _grid_axis(params.left, params.width, n).to(device=f.device, dtype=f.dtype)  # (B, F)
         grid = torch.stack([gf[:, None, :].expand(b, t, n), gt[:, :, None].expand(b, t, n)], dim=-1)
-        y = F.grid_sample(f, grid.to(device=f.device, dtype=f.dtype), mode="bilinear", padding_mode="border", align_corners=True)
-        full = ((params.height == t) & (params.width == n)).to(f.device)
-        return torch.where(full[:, None, None, None], f, y)  # a full-size box is exactly the identity
+        y = F.grid_sample(f, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        full = (params.height == t) & (params.width == n)
+        if bool(full.any()):  # a full-size box is exactly the identity
+            rows = full.nonzero()[:, 0].to(f.device)
+            y[rows] = f[rows]
+        return y
 
     def forward(self, f: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Crop-and-resize each clip of ``f`` ``(B, C, T, F)``."""

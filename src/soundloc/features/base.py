@@ -35,6 +35,8 @@ class SpectralFeature(nn.Module):
     """
 
     min_channels = 1
+    uses_power = False
+    """Whether :meth:`from_power` uses the power spectrum (a stack then computes it once for all parts)."""
 
     def __init__(
         self,
@@ -102,6 +104,10 @@ class SpectralFeature(nn.Module):
     def from_stft(self, X: torch.Tensor) -> torch.Tensor:
         """Complex STFT ``(B, C, T, F)`` (from :meth:`spectrum`) -> features ``(B, C', T, bins)``."""
         raise NotImplementedError
+
+    def from_power(self, X: torch.Tensor, pw: torch.Tensor) -> torch.Tensor:
+        """:meth:`from_stft` given also ``pw = |X|^2`` ``(B, C, T, F)`` float32 (ignored unless :attr:`uses_power`)."""
+        return self.from_stft(X)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Waveforms ``(B, C, N)`` at :attr:`fs` -> features ``(B, C', T, bins)`` float32.

@@ -13,13 +13,12 @@ GCC as wide as its 64 mel bands). The peak sits at lag ``+d`` when mic ``j`` hea
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import torch
 
-from soundloc.features.base import SpectralFeature
+from soundloc.features.base import SpectralFeature, power
 from soundloc.geometry import SPEED_OF_SOUND, MicArray
 
 
@@ -78,13 +77,28 @@ class GCCPHATFeature(SpectralFeature):
     def out_channels(self, in_channels: int) -> int:
         return in_channels * (in_channels - 1) // 2
 
+    uses_power = True
+
     def from_stft(self, X: torch.Tensor) -> torch.Tensor:
+        return self.from_power(X, power(X))
+
+    def from_power(self, X: torch.Tensor, pw: torch.Tensor) -> torch.Tensor:
         M = X.shape[1]
-        i, j = (list(v) for v in zip(*itertools.combinations(range(M), 2)))
-        # |conj(X_i) X_j| = |X_i| |X_j|: whiten each channel once, then form the pair products
-        r = torch.view_as_real(X)  # (B, M, T, F, 2)
-        u = torch.view_as_complex(r / (torch.sqrt(r[..., :1] ** 2 + r[..., 1:] ** 2) + self.eps))
-        cc = torch.fft.irfft(u[:, j] * u[:, i].conj(), n=self.nfft, dim=-1)  # (B, P, T, nfft), lag l at l mod nfft
+        # |conj(X_i) X_j| = |X_i| |X_j|: whiten each channel once (X / (|X| + eps), a real scale),
+        # then form the pairs in combinations order: for each i, the channels j > i at once
+        if torch.is_grad_enabled() and (X.requires_grad or pw.requires_grad):
+            u = X / (torch.sqrt(pw) + self.eps)
+            uc = u.conj()
+            pairs = torch.cat([u[:, i + 1 :] * uc[:, i : i + 1] for i in range(M - 1)], dim=1)
+        else:  # in place: no temporaries, no gathered copies of u
+            u = X * torch.sqrt(pw).add_(self.eps).reciprocal_()
+            uc = u.conj()
+            pairs = torch.empty((X.shape[0], M * (M - 1) // 2, *X.shape[2:]), dtype=u.dtype, device=u.device)
+            k = 0
+            for i in range(M - 1):
+                torch.mul(u[:, i + 1 :], uc[:, i : i + 1], out=pairs[:, k : k + M - 1 - i])
+                k += M - 1 - i
+        cc = torch.fft.irfft(pairs, n=self.nfft, dim=-1)  # (B, P, T, nfft), lag l at l mod nfft
         L = self.max_lag
         hi = L + 1 if self.symmetric else L
         return torch.cat([cc[..., self.nfft - L :], cc[..., :hi]], dim=-1)

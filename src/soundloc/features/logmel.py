@@ -76,13 +76,18 @@ class LogMel(SpectralFeature):
     def out_channels(self, in_channels: int) -> int:
         return in_channels
 
-    def mel_power(self, X: torch.Tensor) -> torch.Tensor:
-        """Complex STFT ``(B, C, T, F)`` -> mel power ``(B, C, T, n_mels)`` float32."""
+    uses_power = True
+
+    def mel_power(self, X: torch.Tensor, pw: torch.Tensor | None = None) -> torch.Tensor:
+        """Complex STFT ``(B, C, T, F)`` (or its power ``pw``, when given) -> mel power ``(B, C, T, n_mels)`` float32."""
         fb = self.fb_t
-        return torch.matmul(power(X), fb.to(X.device))
+        return torch.matmul(power(X) if pw is None else pw, fb.to(X.device))
 
     def from_stft(self, X: torch.Tensor) -> torch.Tensor:
-        m = self.mel_power(X)
+        return self.from_power(X, power(X))
+
+    def from_power(self, X: torch.Tensor, pw: torch.Tensor) -> torch.Tensor:
+        m = self.mel_power(X, pw)
         if self.log == "log":
             return torch.log(m + self.amin)
         db = 10.0 * torch.log10(torch.clamp(m, min=self.amin))

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from soundloc.configs import checked_replace
-from soundloc.features.base import SpectralFeature
+from soundloc.features.base import SpectralFeature, power
 from soundloc.features.gcc import GCCPHATFeature
 from soundloc.features.intensity import IntensityVectors
 from soundloc.features.logmel import LogMel
@@ -142,7 +142,8 @@ class FeatureStack(SpectralFeature):
         return sum(p.out_channels(in_channels) for p in self._parts)
 
     def from_stft(self, X: torch.Tensor) -> torch.Tensor:
-        return torch.cat([p.from_stft(X) for p in self._parts], dim=1)
+        pw = power(X) if any(p.uses_power for p in self._parts) else None  # |X|^2 once for all parts
+        return torch.cat([p.from_stft(X) if pw is None else p.from_power(X, pw) for p in self._parts], dim=1)
 
 
 def _width(p: SpectralFeature) -> int:

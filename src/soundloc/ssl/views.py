@@ -20,6 +20,17 @@ Every random draw is made for the *global* batch from the augmentation's own CPU
 then sliced to this process's rows, so ``R`` DDP processes with ``B / R`` clips each draw exactly
 what one process with ``B`` clips draws (Mixup partners come from the global batch: pass
 ``gather``, which concatenates the processes' rows).
+
+Both views go through each step as one batch of ``2B`` rows (view 1's rows, then view 2's): one
+crop indexing, one Mixup, one ChannelSwap, *one* feature call, one RandomResizedCrop and one
+ChannelDrop. Each augmentation draws view 1's parameters and then view 2's, so the views are
+those of making them one after the other (the same random numbers; equal up to float rounding).
+Not done, on purpose: sharing one STFT between the two overlapping crops of a clip. Its frames
+coincide only for crop offsets that are multiples of the hop (11 offsets instead of 3201 for
+0.8-s views of 1-s clips at a 20 ms hop), which would remove the sub-frame shifts between the
+views; and with Mixup on (a different partner and weight per view) only the STFT could be shared,
+not the log-mel or GCC-PHAT computed from it (about a fifth of the feature time, see
+``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from collections.abc import Callable, Collection
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from soundloc.ambisonics import FoaFormat
 from soundloc.augment import Augmentation, ChannelDrop, ChannelSwap, Mixup, RandomResizedCrop
@@ -57,26 +69,26 @@ class TimeCrop(Augmentation):
             raise ValueError(f"clips of {samples} samples are shorter than the {self.length}-sample crop")
         return torch.randint(0, samples - self.length + 1, (batch,), generator=self._gen(generator))
 
-    def transform(self, x: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-        """``x[b, :, start[b] : start[b] + length]`` for each clip ``b``."""
-        if x.ndim != 3 or start.shape != (x.shape[0],):
-            raise ValueError(f"TimeCrop expects waveforms (B, M, N) and (B,) starts, got {tuple(x.shape)} and {tuple(start.shape)}")
-        idx = start.to(x.device)[:, None] + torch.arange(self.length, device=x.device)[None]
-        return x.gather(2, idx[:, None, :].expand(x.shape[0], x.shape[1], self.length))
+    def transform(self, x: torch.Tensor, start: torch.Tensor, clip: torch.Tensor | None = None) -> torch.Tensor:
+        """``x[clip[k], :, start[k] : start[k] + length]`` for each crop ``k`` (``clip`` default ``0 .. B-1``).
+
+        ``x`` ``(B, M, N)``, ``start`` ``(K,)`` long, ``clip`` ``(K,)`` long indices into ``x`` (several
+        crops of one clip in one call) -> ``(K, M, length)``, one indexing copy of a strided view.
+        """
+        clip = torch.arange(x.shape[0]) if clip is None else clip
+        if x.ndim != 3 or start.ndim != 1 or clip.shape != start.shape:
+            raise ValueError(f"TimeCrop expects waveforms (B, M, N) and (K,) starts and clips, got {tuple(x.shape)}, "
+                             f"{tuple(start.shape)} and {tuple(clip.shape)}")
+        if x.shape[2] < self.length:
+            raise ValueError(f"clips of {x.shape[2]} samples are shorter than the {self.length}-sample crop")
+        frames = x.unfold(2, self.length, 1)  # (B, M, N - length + 1, length), a view
+        return frames[clip.to(x.device), :, start.to(x.device)]
 
     def forward(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.transform(x, self.sample(x.shape[0], x.shape[2], generator))
 
     def extra_repr(self) -> str:
         return f"length={self.length}"
-
-
-def _rows_mix(p: MixParams, rows: slice) -> MixParams:
-    return MixParams(partner=p.partner[rows], weight=p.weight[rows])
-
-
-def _rows_crop(p: CropParams, rows: slice) -> CropParams:
-    return CropParams(top=p.top[rows], height=p.height[rows], left=p.left[rows], width=p.width[rows])
 
 
 class ViewMaker(nn.Module):
@@ -111,22 +123,6 @@ class ViewMaker(nn.Module):
         """Name -> augmentation (their generators are saved with a checkpoint)."""
         return {"crop": self.crop, "cs": self.cs, "mu": self.mu, "rrc": self.rrc, "cd": self.cd}
 
-    def _waveform_view(self, x: torch.Tensor, rows: slice, b_global: int,
-                       gather: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
-        v = self.crop.transform(x, self.crop.sample(b_global, x.shape[2])[rows])
-        if self.mu.active:
-            params = self.mu.sample(b_global)
-            pool = v if gather is None else gather(v)
-            v = self.mu.transform(v, _rows_mix(params, rows), others=pool)
-        return v
-
-    def _feature_view(self, f: torch.Tensor, rows: slice, b_global: int) -> torch.Tensor:
-        if self.rrc.active:
-            f = self.rrc.transform(f, _rows_crop(self.rrc.sample(b_global, f.shape[2], f.shape[3]), rows))
-        if self.cd.active and self.cd.drop > 0:
-            f = self.cd.transform(f, self.cd.sample(b_global, f.shape[1])[rows])
-        return f
-
     @torch.no_grad()
     def forward(self, x: torch.Tensor, *, rank: int = 0, world_size: int = 1,
                 gather: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,10 +130,37 @@ class ViewMaker(nn.Module):
             raise ValueError(f"expected waveforms (B, M, N), got shape {tuple(x.shape)}")
         n = x.shape[0]
         rows, b_global = slice(rank * n, (rank + 1) * n), n * world_size
-        v1 = self._waveform_view(x, rows, b_global, gather)
-        v2 = self._waveform_view(x, rows, b_global, gather)
+        # both views go through every step as one batch of 2n rows (view 1, then view 2); each
+        # augmentation draws view 1's parameters, then view 2's, as two separate calls would.
+        # Each step is a named profiler range (views.crop, ...; benchmarks/pretrain.py --profile).
+        with record_function("views.crop"):
+            start = torch.cat([self.crop.sample(b_global, x.shape[2])[rows] for _ in range(2)])
+            v = self.crop.transform(x, start, torch.arange(n).repeat(2))  # (2n, M, crop)
+        if self.mu.active:
+            with record_function("views.mixup"):
+                p1, p2 = self.mu.sample(b_global), self.mu.sample(b_global)
+                if gather is None:  # partners from this batch: view 2's rows follow view 1's
+                    others, offset = None, n
+                else:  # each view mixes with the same view of the global batch
+                    pools = [gather(v[:n]), gather(v[n:])]
+                    others, offset = torch.cat(pools), pools[0].shape[0]
+                params = MixParams(partner=torch.cat([p1.partner[rows], p2.partner[rows] + offset]),
+                                   weight=torch.cat([p1.weight[rows], p2.weight[rows]]))
+                v = self.mu.transform(v, params, others=others)
         if self.cs.enabled:
-            idx = self.cs.sample(b_global)[rows]
-            v1, v2 = self.cs.apply_waveform(v1, idx), self.cs.apply_waveform(v2, idx)
-        f1, f2 = self.features(v1), self.features(v2)
-        return self._feature_view(f1, rows, b_global), self._feature_view(f2, rows, b_global)
+            with record_function("views.channel_swap"):
+                idx = self.cs.sample(b_global)[rows]
+                v = self.cs.apply_waveform(v, idx.repeat(2))  # the same symmetry for both views of a clip
+        with record_function("views.features"):
+            f = self.features(v)  # (2n, C, T, F): one call for both views
+        if self.rrc.active:
+            with record_function("views.resized_crop"):
+                b1, b2 = (self.rrc.sample(b_global, f.shape[2], f.shape[3]) for _ in range(2))
+                f = self.rrc.transform(f, CropParams(
+                    top=torch.cat([b1.top[rows], b2.top[rows]]), height=torch.cat([b1.height[rows], b2.height[rows]]),
+                    left=torch.cat([b1.left[rows], b2.left[rows]]), width=torch.cat([b1.width[rows], b2.width[rows]])))
+        if self.cd.active and self.cd.drop > 0:
+            with record_function("views.channel_drop"):
+                d1, d2 = self.cd.sample(b_global, f.shape[1]), self.cd.sample(b_global, f.shape[1])
+                f = self.cd.transform(f, torch.cat([d1[rows], d2[rows]]), inplace=True)  # f is ours: no copy
+        return f[:n], f[n:]
