@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import io
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from revision import from_revision
 
 FS = 16000
 
@@ -76,25 +74,7 @@ def _trainer(a: argparse.Namespace, run: str) -> Any:
 
 def _baseline(a: argparse.Namespace, run: str, tmp: str) -> Any:
     """The trainer of revision ``a.baseline``, built from its own package, which is then unloaded."""
-    root = Path(__file__).resolve().parent.parent
-    blob = subprocess.run(["git", "-C", str(root), "archive", a.baseline, "src/soundloc"], capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
-        tar.extractall(tmp, filter="data")
-    saved = {k: v for k, v in sys.modules.items() if k == "soundloc" or k.startswith("soundloc.")}
-    for k in saved:
-        del sys.modules[k]
-    sys.path.insert(0, str(Path(tmp) / "src"))
-    importlib.invalidate_caches()
-    try:
-        tr = _trainer(a, run)
-        assert Path(sys.modules["soundloc"].__file__ or "").is_relative_to(tmp), "baseline import failed"
-    finally:
-        sys.path.remove(str(Path(tmp) / "src"))
-        for k in [k for k in sys.modules if k == "soundloc" or k.startswith("soundloc.")]:
-            del sys.modules[k]
-        sys.modules.update(saved)
-        importlib.invalidate_caches()
-    return tr
+    return from_revision(a.baseline, tmp, lambda: _trainer(a, run))
 
 
 def _time(tr: Any, steps: int, device: str) -> float:

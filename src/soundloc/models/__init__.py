@@ -9,7 +9,8 @@
   (:mod:`~soundloc.models.heads`, :mod:`~soundloc.models.decode`);
 * :class:`SeldModel`, :class:`SeldConfig`, :class:`InputSpec`, :func:`build_model`
   (:mod:`~soundloc.models.seld`); :func:`save_model` / :func:`load_model` (safetensors + JSON,
-  :mod:`~soundloc.models.io`).
+  :mod:`~soundloc.models.io`); :func:`inference_model`, the faster inference form of a model
+  (BatchNorm folded into the convolutions, :mod:`~soundloc.models.inference`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from soundloc.models.base import Encoder
 from soundloc.models.crnn import CRNN
 from soundloc.models.heads import HEADS, Head, get_head
+from soundloc.models.inference import inference_model
 from soundloc.models.io import load_model, model_paths, save_model
 from soundloc.models.registry import MODELS, get_model
 from soundloc.models.resnet_conformer import ResNetConformer
@@ -37,6 +39,7 @@ __all__ = [
     "build_model",
     "get_head",
     "get_model",
+    "inference_model",
     "label_frames",
     "load_model",
     "model_paths",

@@ -10,7 +10,11 @@ How a file is processed:
 1. The audio is read block by block (:func:`~soundloc.audio.iter_audio_blocks`: memory does not
    grow with the file), cut into consecutive chunks of ``chunk_seconds`` (the last one
    zero-padded), and each batch of chunks goes through the model's features and network on the
-   device (each chunk on its own, as ``soundloc evaluate`` does with its windows).
+   device (each chunk on its own, as ``soundloc evaluate`` does with its windows). The network
+   runs in its inference form (:func:`~soundloc.models.inference_model`: BatchNorm folded into
+   the convolutions; the same outputs up to float32 rounding). Each stage is a named
+   ``torch.profiler`` range: ``localize.read``, ``.level``, ``.features``, ``.model``, ``.decode``,
+   ``.windows``.
 2. Each chunk's output is decoded at the activity ``threshold`` into 100 ms label frames
    (:meth:`~soundloc.models.SeldModel.decode`: per frame the active classes / tracks, with
    similar tracks of a class merged). A detection's *activity* is the model's score for its
@@ -54,13 +58,14 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch.profiler import record_function
 
 from soundloc.dataformat import LABEL_HOP_S
 from soundloc.doa.base import DOAResult, window_follows, window_lookahead
 from soundloc.doa.batch import LocalizeEvent, resolve_grid
 from soundloc.doa.confidence import DEFAULT_MIN_LEVEL_DBFS
 from soundloc.geometry import ArrayModel, DOAGrid, array_from_dict, cart_to_sph_deg, unit_vectors_deg
-from soundloc.models import InputSpec, SeldModel
+from soundloc.models import InputSpec, SeldModel, inference_model
 
 DIRECTIONAL_HEADS = ("sed-doa", "accdoa", "multi-accdoa", "multi-accddoa")
 """Heads whose output gives directions and an activity on its own."""
@@ -171,6 +176,7 @@ class ModelRunner:
         self.options = options
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.net = inference_model(self.model, channels_last=self.device.type == "cpu")  # same outputs, faster
         self.features = self.spec.feature_module().to(self.device).eval()
         self.fs = self.spec.fs
         self.label_hop = self.fs // round(1 / LABEL_HOP_S)  # samples per label frame
@@ -190,11 +196,19 @@ class ModelRunner:
         the activity of every class / track, ``raw (F, K, C, 3)`` the unit direction of every
         class / track and ``rawdist (F, K, C)`` its distance (0 without)."""
         x = torch.from_numpy(np.ascontiguousarray(chunks, dtype=np.float32)).to(self.device)
-        out = self.model(self.features(x)).float()
+        with record_function("localize.features"):
+            feats = self.features(x)
+        with record_function("localize.model"):
+            out = self.net(feats).float()
         B, T = out.shape[0], out.shape[1]
         if T != self.chunk_frames:
             raise ValueError(f"the model gave {T} label frames for a {self.options.chunk_seconds:g} s chunk, expected "
                              f"{self.chunk_frames}")
+        with record_function("localize.decode"):
+            return self._tables(out)
+
+    def _tables(self, out: torch.Tensor) -> dict[str, np.ndarray]:
+        B, T = out.shape[0], out.shape[1]
         act = activity(self.head, out).cpu().numpy().astype(np.float64)  # (B, T, K, C)
         raw = _raw_vectors(self.head, out).cpu().numpy().astype(np.float64)
         raw /= np.maximum(np.linalg.norm(raw, axis=-1, keepdims=True), 1e-12)
@@ -359,7 +373,8 @@ def locate_stream(
         if drop:
             table = {key: v[drop:] for key, v in table.items()}
             table_f0 += drop
-        return runner.result(sums, max(hi - lo, 0), level, s / fs, e / fs)
+        with record_function("localize.windows"):
+            return runner.result(sums, max(hi - lo, 0), level, s / fs, e / fs)
 
     def add_energy(x: np.ndarray, b0: int) -> None:
         nonlocal total_energy
@@ -378,7 +393,8 @@ def locate_stream(
     for x in blocks:
         if x.shape[1] == 0:
             continue
-        add_energy(x, n_read)
+        with record_function("localize.level"):
+            add_energy(x, n_read)
         n_read += x.shape[1]
         pending.append(x)
         pending_n += x.shape[1]
@@ -515,6 +531,16 @@ def iter_localize_model(
                       BLOCK_FRAMES if block_frames is None else int(block_frames))
 
 
+def _read_ranges(blocks: Iterator[tuple[np.ndarray, int]]) -> Iterator[np.ndarray]:
+    """The blocks of :func:`~soundloc.audio.iter_audio_blocks`, each read in a ``localize.read`` profiler range."""
+    while True:
+        with record_function("localize.read"):
+            item = next(blocks, None)
+        if item is None:
+            return
+        yield item[0]
+
+
 def _run_files(files: Sequence[Path], runner: ModelRunner, fs: int | None, resample: bool, select: list[int] | None,
                strict: bool, progress: bool, block_frames: int) -> Iterator[LocalizeEvent]:
     from tqdm import tqdm
@@ -532,7 +558,7 @@ def _run_files(files: Sequence[Path], runner: ModelRunner, fs: int | None, resam
             try:
                 blocks = iter_audio_blocks(f, block_frames, fs=fs, channels=runner.spec.num_channels, resample=resample,
                                            select=select)
-                for kind, res in locate_stream(runner, (x for x, _ in blocks), on_short=short):
+                for kind, res in locate_stream(runner, _read_ranges(blocks), on_short=short):
                     for msg in notices:
                         yield LocalizeEvent(i, "notice", message=msg)
                     notices.clear()

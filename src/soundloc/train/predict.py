@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from soundloc.data.dataset import SeldDataset
 from soundloc.dataformat import LABEL_HOP_S, DcaseLabels, num_label_frames, write_dcase_csv
-from soundloc.models import SeldModel
+from soundloc.models import SeldModel, inference_model
 from soundloc.models.decode import concat_labels
 
 
@@ -46,11 +46,12 @@ def predict_split(model: SeldModel, root: str | os.PathLike[str], split: str | N
     spec.check_input(ds.array, ds.fs, ds.num_channels)
     dev = torch.device(device)
     model = model.to(dev).eval()
+    net = inference_model(model, channels_last=dev.type == "cpu")  # same outputs, faster
     features = spec.feature_module().to(dev)
     parts: dict[int, list[DcaseLabels]] = {}
     index = 0
     for x, _ in DataLoader(ds, batch_size=batch_size, shuffle=False, generator=torch.Generator()):  # global RNG untouched
-        out = model(features(x.to(dev)))
+        out = net(features(x.to(dev)))
         for b in range(out.shape[0]):
             info = ds.item_info(index)
             offset = int(round(info["start"] / LABEL_HOP_S))
