@@ -237,12 +237,13 @@ class ModelRunner:
         on, vec, dist, act = sums["on"], sums["vec"], sums["dist"], sums["act"]
         cos_limit = math.cos(math.radians(o.unify_deg))
         cands: list[tuple[float, np.ndarray, float, float, float, int]] = []  # (act sum, dir, conf, power, dist, class)
-        for c in range(on.shape[1]):
+        norms = np.sqrt(np.einsum("kcd,kcd->kc", vec, vec))
+        for c in np.flatnonzero((on > 0).any(axis=0)).tolist():  # the classes active in the window
             clusters: list[list[Any]] = []  # [count, act sum, vector sum, distance sum]
             for k in sorted(range(on.shape[0]), key=lambda t: -on[t, c]):
                 if on[k, c] <= 0:
                     continue
-                u = vec[k, c] / max(float(np.linalg.norm(vec[k, c])), 1e-12)
+                u = vec[k, c] / max(float(norms[k, c]), 1e-12)
                 for cl in clusters:
                     if float(u @ (cl[2] / max(float(np.linalg.norm(cl[2])), 1e-12))) >= cos_limit:
                         cl[0] += on[k, c]
@@ -377,17 +378,24 @@ def locate_stream(
             return runner.result(sums, max(hi - lo, 0), level, s / fs, e / fs)
 
     def add_energy(x: np.ndarray, b0: int) -> None:
+        """Add the block's per-sample mean-square (over mics) to the total and to its windows' sums."""
         nonlocal total_energy
-        ms = np.mean(np.square(x, dtype=np.float64), axis=0)
-        cs = np.concatenate([[0.0], np.cumsum(ms)])
-        total_energy += float(cs[-1])
+        n = x.shape[1]
+        sq = np.einsum("ij,ij->j", x, x, dtype=np.float64)  # (n,): the mics' squares summed per sample, one pass
+        scale = 1.0 / x.shape[0]
+        total_energy += float(np.sum(sq, dtype=np.float64)) * scale
         if win is None or hop is None:
             return
-        b1 = b0 + x.shape[1]
-        for k in range(max((b0 - win) // hop + 1, next_k, 0), (b1 - 1) // hop + 1):
-            a, b = max(k * hop, b0), min(k * hop + win, b1)
-            if b > a:
-                energy[k] = energy.get(k, 0.0) + float(cs[b - b0] - cs[a - b0])
+        ks = range(max((b0 - win) // hop + 1, next_k, 0), (b0 + n - 1) // hop + 1)
+        a = np.array([max(k * hop - b0, 0) for k in ks], dtype=np.int64)  # each window's part of the block
+        b = np.array([min(k * hop + win - b0, n) for k in ks], dtype=np.int64)
+        cuts = np.unique(np.concatenate([[0], a, b[b < n]]))
+        cs = np.concatenate([[0.0], np.cumsum(np.add.reduceat(sq, cuts, dtype=np.float64))])  # sums to each cut
+        pos = np.append(cuts, n)
+        ia, ib = np.searchsorted(pos, a), np.searchsorted(pos, b)
+        for k, lo, hi, ok in zip(ks, ia, ib, b > a):
+            if ok:
+                energy[k] = energy.get(k, 0.0) + float(cs[hi] - cs[lo]) * scale
 
     first = True
     for x in blocks:
