@@ -91,7 +91,9 @@ class GCCPHATFeature(SpectralFeature):
             uc = u.conj()
             pairs = torch.cat([u[:, i + 1 :] * uc[:, i : i + 1] for i in range(M - 1)], dim=1)
         else:  # in place: no temporaries, no gathered copies of u
-            u = X * torch.sqrt(pw).add_(self.eps).reciprocal_()
+            scale = torch.sqrt(pw).add_(self.eps).reciprocal_()
+            # real x real on the (re, im) view: complex x real broadcasting is ~8x slower on the CPU
+            u = torch.view_as_complex(torch.view_as_real(X) * scale[..., None])
             uc = u.conj()
             pairs = torch.empty((X.shape[0], M * (M - 1) // 2, *X.shape[2:]), dtype=u.dtype, device=u.device)
             k = 0
