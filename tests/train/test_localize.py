@@ -18,7 +18,7 @@ import torch
 from soundloc.geometry import MicArray, cart_to_sph_deg, unit_vectors_deg
 from soundloc.models import InputSpec, SeldConfig, SeldModel, build_model
 from soundloc.train import feature_config_for
-from soundloc.train.localize import ModelOptions, iter_localize_model, locate_with_model
+from soundloc.train.localize import ModelOptions, ModelRunner, iter_localize_model, locate_stream, locate_with_model
 
 FS = 16000
 TINY = {"conv_channels": 8, "rnn_size": 16, "attn_heads": 2, "attn_layers": 1}
@@ -29,6 +29,26 @@ def tiny_model(head: str = "multi-accddoa", classes: tuple[str, ...] = ("dog", "
     spec = InputSpec.create("mic", MicArray.preset("circular4"), class_names=classes, feature_config=feature_config_for(FS))
     torch.manual_seed(0)
     return build_model(SeldConfig.for_input(spec, encoder="crnn", head=head, encoder_kwargs=TINY))
+
+
+def active_model(encoder: str, head: str) -> SeldModel:
+    """A small random model with BatchNorm statistics far from the identity whose track 0 of class 0
+    is always active and of class 1 at times (head bias), so windows have sources to compare."""
+    spec = InputSpec.create("mic", MicArray.preset("circular4"), class_names=("dog", "bell"), feature_config=feature_config_for(FS))
+    kw = TINY if encoder == "crnn" else {"channels": [4, 8], "blocks": [1, 1], "t_pool": [5, 1], "f_pool": [4, 4],
+                                        "d_model": 16, "num_blocks": 1, "heads": 2, "kernel_size": 5}
+    torch.manual_seed(0)
+    m = build_model(SeldConfig.for_input(spec, encoder=encoder, head=head, encoder_kwargs=kw))
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+                mod.running_mean.copy_(torch.rand(mod.num_features, generator=g) - 0.5)
+                mod.running_var.copy_(0.3 + 2 * torch.rand(mod.num_features, generator=g))
+        bias = m.head.mlp[-1].bias  # flattened (track, axis, class): [0] = track 0, x, class 0
+        bias[0] += 2.0
+        bias[1] += 0.6
+    return m.eval()
 
 
 def design() -> dict[str, np.ndarray]:
@@ -165,3 +185,24 @@ def test_streamed_files_match_one_read(tmp_path: Path) -> None:
         iter_localize_model([bad], model, label="m")
     with pytest.raises(ValueError, match="trained for array 'circular4'"):
         iter_localize_model([path], model, label="m", array=MicArray.preset("tetra"))
+
+
+@pytest.mark.parametrize("encoder", ["crnn", "resnet-conformer"])
+@pytest.mark.parametrize("head", ["accdoa", "multi-accdoa", "multi-accddoa"])
+def test_inference_form_gives_the_reference_results(encoder: str, head: str) -> None:
+    """The runner's network (the model's inference form, BatchNorm folded) against the model itself."""
+    model = active_model(encoder, head)
+    x = _audio(3.5, seed=2)
+    runner = ModelRunner(model, ModelOptions(label="m", frame_length=0.5, chunk_seconds=1.0, batch_size=2))
+    assert runner.net is not runner.model
+    fast = [r for kind, r in locate_stream(runner, iter([x])) if kind == "result"]
+    runner.net = runner.model  # the reference path: the unfused model
+    ref = [r for kind, r in locate_stream(runner, iter([x])) if kind == "result"]
+    assert len(fast) == len(ref) == 7
+    assert sum(len(r.label or ()) for r in ref) >= 7 and any("bell" in (r.label or ()) for r in ref)
+    for a, b in zip(fast, ref):
+        assert (a.label, a.decision, a.level_dbfs) == (b.label, b.decision, b.level_dbfs)
+        for key in ("azimuth", "elevation", "confidence", "power"):
+            np.testing.assert_allclose(getattr(a, key), getattr(b, key), atol=1e-4, err_msg=key)
+        if head == "multi-accddoa":
+            np.testing.assert_allclose(a.distance, b.distance, atol=1e-5)

@@ -11,7 +11,8 @@ mode without gradients, and:
   and Conformer :class:`~soundloc.models.resnet_conformer.ConvModule` (depthwise conv + BatchNorm1d);
 * a ReLU followed by a max pooling becomes the pooling followed by the ReLU (exactly equal:
   ``relu(max(a)) == max(relu(a))``; the ReLU then runs on the pooled, smaller tensor);
-* dropout layers (identities in eval mode) are removed from ``nn.Sequential`` s;
+* dropout layers (identities in eval mode) are removed from ``nn.Sequential`` s and replaced by
+  ``nn.Identity`` elsewhere;
 * with ``channels_last``, 2-D convolution weights are stored channels-last (NHWC), so oneDNN's
   convolutions and poolings on the CPU run on NHWC activations without layout conversions (about
   5x faster for the CRNN's conv blocks on one core).
@@ -76,7 +77,7 @@ def _fold_sequential(seq: nn.Sequential) -> nn.Sequential:
 
 def _transform(module: nn.Module) -> nn.Module:
     for name, child in list(module.named_children()):
-        module._modules[name] = _transform(child)
+        module._modules[name] = nn.Identity() if isinstance(child, _DROPOUTS) else _transform(child)
     if isinstance(module, nn.Sequential):
         return _fold_sequential(module)
     for conv_name, bn_name in FOLDED_PAIRS.get(type(module), ()):

@@ -200,7 +200,7 @@ class ModelRunner:
             feats = self.features(x)
         with record_function("localize.model"):
             out = self.net(feats).float()
-        B, T = out.shape[0], out.shape[1]
+        T = out.shape[1]
         if T != self.chunk_frames:
             raise ValueError(f"the model gave {T} label frames for a {self.options.chunk_seconds:g} s chunk, expected "
                              f"{self.chunk_frames}")
