@@ -7,6 +7,7 @@
 #   1. pretrain with all augmentations, none, and each of cs / mu / rrc / cd alone   -> $OUT/pretrain/<name>
 #   2. per encoder: linear, finetune, subset:0.01, subset:0.1; the random-init encoder (the same
 #      architecture, random weights) the same; from scratch on the full set and the same subsets
+#      (a protocol whose result file exists is skipped)
 #                                                                             -> $OUT/probe/<row>/<protocol>.json
 #   3. the markdown table                                                   -> $OUT/table.md (and stdout)
 #
@@ -78,9 +79,13 @@ echo "pretraining done in $(( $(date +%s) - start )) s"
 probe_args=(--epochs "$PROBE_EPOCHS" --min-steps "$PROBE_MIN_STEPS" --batch-size "$PROBE_BATCH" --device "$DEVICE" --seed "$SEED")
 first=${ROWS%% *}
 : > "$OUT/jobs_probe.txt"
-add_probe() {  # row encoder protocols [extra args]
-  local row=$1 enc=$2 prot=$3
+add_probe() {  # row encoder protocols [extra args]; protocols whose result exists are skipped
+  local row=$1 enc=$2 prot="" p
+  for p in ${3//,/ }; do
+    [ -s "$OUT/probe/$row/${p//:/_}.json" ] || prot=${prot:+$prot,}$p
+  done
   shift 3
+  [ -n "$prot" ] || return 0
   echo "$(q "${SL[@]}" probe "$enc" "$DATA" --protocol "$prot" --out "$OUT/probe/$row" "${probe_args[@]}" "$@") > $(q "$OUT/logs/probe_$row.log") 2>&1" >> "$OUT/jobs_probe.txt"
 }
 add_probe random "$OUT/pretrain/$first" linear,finetune,subset:0.01,subset:0.1 --random-init
