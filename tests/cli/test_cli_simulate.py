@@ -138,9 +138,9 @@ def test_ctrl_c_with_workers_prints_one_line(corpus, tmp_path):
     import signal
     import subprocess
 
-    out = tmp_path / "ds"
+    out = tmp_path / "ds"  # 20000 clips: the run cannot finish before the interrupt (2000 once did, exit 0, on a loaded machine)
     cmd = [sys.executable, "-c", "import sys; from soundloc.cli import main; sys.exit(main(sys.argv[1:]))",
-           "simulate", str(out), "--preset", "tiny", "--clips", "2000", "--workers", "2", "--corpus", str(corpus),
+           "simulate", str(out), "--preset", "tiny", "--clips", "20000", "--workers", "2", "--corpus", str(corpus),
            "--no-progress"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
