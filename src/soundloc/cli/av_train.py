@@ -68,6 +68,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--width", type=int, default=32, help="channels of the first image stage (ResNet-18: 64; default 32)")
     p.add_argument("--blocks", type=_blocks, default=(1, 1, 1), help="image residual blocks per stage (ResNet-18: 2,2,2,2; default 1,1,1)")
     p.add_argument("--stem-stride", type=int, default=2, choices=(1, 2, 4), help="image stem stride (ResNet: 4; default 2)")
+    p.add_argument("--image-padding", choices=("replicate", "zeros"), default="replicate",
+                   help="padding of the image convolutions (default replicate; zeros puts the maps on the frame border)")
     p.add_argument("--audio-width", type=int, default=32, help="channels of the first audio stage (default 32)")
     p.add_argument("--visual-dropout", type=float, default=None, help="dropout on image features (default: 0.9 for slavc, else 0)")
     p.add_argument("--image-weights", default=None, metavar="FILE", help="local safetensors file to start the image encoder from")
@@ -138,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     model = AVModelConfig(embed_dim=args.embed_dim, image_width=args.width, image_blocks=args.blocks, image_stem_stride=args.stem_stride,
                           audio_width=args.audio_width, audio_blocks=(1,) * len(args.blocks),
                           separate_projections=args.loss == "slavc", visual_dropout=dropout, object_prior=args.object_prior,
-                          prior_encoder=args.prior_weights is not None)
+                          prior_encoder=args.prior_weights is not None,
+                          image_padding=args.image_padding)
     cfg = AVTrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
                         seed=args.seed, model=model, image_weights=args.image_weights, prior_weights=args.prior_weights)
     threshold = parse_threshold(args.threshold)
