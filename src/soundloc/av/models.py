@@ -47,7 +47,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +60,7 @@ AV_MODEL_FORMAT = "soundloc-av-model"
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 PADDING_MODES = ("replicate", "zeros")
+PaddingMode = Literal["replicate", "zeros"]
 """Padding of the image trunk's convolutions (:attr:`AVModelConfig.image_padding`)."""
 
 
@@ -143,7 +144,7 @@ class BasicBlock(nn.Module):
     ``(B, c_in, H, W)`` -> ``(B, c_out, H / stride, W / stride)``. Parameter names follow torchvision;
     ``padding_mode`` of the 3x3 convolutions: ``"zeros"`` or ``"replicate"``."""
 
-    def __init__(self, *, in_channels: int, out_channels: int, stride: int = 1, padding_mode: str = "zeros") -> None:
+    def __init__(self, *, in_channels: int, out_channels: int, stride: int = 1, padding_mode: PaddingMode = "zeros") -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, padding_mode=padding_mode)
         self.bn1 = nn.BatchNorm2d(out_channels)
@@ -174,7 +175,7 @@ class ResNetTrunk(nn.Module):
     """
 
     def __init__(self, *, in_channels: int, width: int, blocks: tuple[int, ...], stem_stride: int = 4,
-                 padding_mode: str = "zeros") -> None:
+                 padding_mode: PaddingMode = "zeros") -> None:
         super().__init__()
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {', '.join(PADDING_MODES)}, got {padding_mode!r}")
@@ -219,7 +220,7 @@ class AVLocalizer(nn.Module):
         cfg = config or AVModelConfig()
         self.config = cfg
         self.image = ResNetTrunk(in_channels=3, width=cfg.image_width, blocks=cfg.image_blocks, stem_stride=cfg.image_stem_stride,
-                                 padding_mode=cfg.image_padding)
+                                 padding_mode=cast(PaddingMode, cfg.image_padding))
         self.logmel = LogMel(fs=cfg.fs, nfft=cfg.nfft, hop=cfg.hop, in_channels=1, n_mels=cfg.n_mels)
         self.audio_norm = nn.BatchNorm2d(1)
         self.audio = ResNetTrunk(in_channels=1, width=cfg.audio_width, blocks=cfg.audio_blocks, stem_stride=2)
