@@ -32,8 +32,8 @@ projections during training (SLAVC uses 0.9).
 pixels, the default) or ``"zeros"`` (torchvision's choice, used by models saved before the option existed). Zero
 padding tells every location how far it is from the frame edge; with the multiple-instance max over locations
 the contrastive losses then learn to put their maximum on the frame border for every sound (measured in
-``docs/av.md``: 98-100 % of the peaks on the border after a few epochs, the map moving away from the digits as
-training goes on). Replicate padding gives a featureless frame a constant feature map (tested), so no location
+``docs/av.md``: 78-100 % of the peaks on the border in 6 of the first 10 epochs of an easy configuration, the
+peak then almost never on the digit). Replicate padding gives a featureless frame a constant feature map (tested), so no location
 is preferred before it sees something.
 
 Frames are ``(B, 3, H, W)`` RGB floats in [0, 1] (normalised inside with the ImageNet mean and std);
