@@ -6,21 +6,27 @@
 # Env (defaults): DEVICE (cuda), EPOCHS (30), OUT (av_out), MINUTES (2.0: each run stops after the epoch in
 # which this ran out; --resume continues), TRAIN (32000), VAL (1000), TEST (1000), IMAGE (64), WIDTH (32),
 # BATCH (128), THREADS (4 torch CPU threads per run), WORKERS (16 generation processes), PYTHON (python),
-# SOUNDLOC_CACHE (benchmark cache). Model selection: validation AUC at threshold 0.5, never test.
+# SOUNDLOC_CACHE (benchmark cache), FRESH (0; 1: av-train --fresh, TRAIN new samples every epoch generated in each
+# training process, no preparation step: a fixed split is memorised pair by pair, see docs/av.md). Model selection: validation AUC at threshold 0.5, never test.
 # Writes OUT/<loss>/ (the run), OUT/<loss>_{t05,median}.json (av-evaluate --baselines), OUT/results.{json,md},
 # OUT/<loss>.log. Run from the repository root (PYTHONPATH=src is set here).
 set -euo pipefail
 DEVICE=${DEVICE:-cuda}; EPOCHS=${EPOCHS:-30}; OUT=${OUT:-av_out}; MINUTES=${MINUTES:-2.0}
 TRAIN=${TRAIN:-32000}; VAL=${VAL:-1000}; TEST=${TEST:-1000}; IMAGE=${IMAGE:-64}; WIDTH=${WIDTH:-32}
-BATCH=${BATCH:-128}; THREADS=${THREADS:-4}; WORKERS=${WORKERS:-16}; PYTHON=${PYTHON:-python}
+FRESH=${FRESH:-0}; BATCH=${BATCH:-128}; THREADS=${THREADS:-4}; WORKERS=${WORKERS:-16}; PYTHON=${PYTHON:-python}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 SL=("$PYTHON" -c 'import sys; from soundloc.cli import main; sys.exit(main(sys.argv[1:]))')
 mkdir -p "$OUT"
 t0=$(date +%s)
-"$PYTHON" benchmarks/recipes/av_prepare.py --image-size "$IMAGE" --sizes "$TRAIN,$VAL,$TEST" --workers "$WORKERS"
+fresh=()
+if [ "$FRESH" = 1 ]; then
+  fresh=(--fresh)
+else
+  "$PYTHON" benchmarks/recipes/av_prepare.py --image-size "$IMAGE" --sizes "$TRAIN,$VAL,$TEST" --workers "$WORKERS"
+fi
 common=(builtin --epochs "$EPOCHS" --batch-size "$BATCH" --train-size "$TRAIN" --val-size "$VAL" --test-size "$TEST"
         --image-size "$IMAGE" --width "$WIDTH" --audio-width "$WIDTH" --blocks 1,1 --stem-stride 2 --embed-dim 128
-        --seed 0 --select auc --threshold 0.5 --device "$DEVICE" --threads "$THREADS" --max-minutes "$MINUTES")
+        --seed 0 --select auc --threshold 0.5 --device "$DEVICE" --threads "$THREADS" --max-minutes "$MINUTES" "${fresh[@]}")
 pids=()
 for loss in ezvsl slavc fnac; do
   resume=(); [ -f "$OUT/$loss/checkpoint.json" ] && resume=(--resume)

@@ -231,3 +231,43 @@ def test_separate_prior_encoder_is_frozen_loaded_and_saved(tmp_path: Path) -> No
     back = load_av_model(tmp_path / "m")
     m.eval()
     assert torch.equal(back.localize(frames, audio)[0], m.localize(frames, audio)[0])
+
+
+@pytest.mark.parametrize("stem_stride", [1, 2, 4])
+def test_replicate_padding_gives_a_featureless_frame_a_constant_map(stem_stride: int) -> None:
+    """Zero padding makes the border locations of a uniform frame differ from the inside (a position cue the
+    multiple-instance max learns to put its peak on); replicate padding leaves no such cue."""
+    torch.manual_seed(0)
+    frame = torch.full((2, 3, 32, 32), 0.3)
+    frame[1] = 0.8
+    for mode, constant in (("replicate", True), ("zeros", False)):
+        trunk = ResNetTrunk(in_channels=3, width=4, blocks=(1, 1), stem_stride=stem_stride, padding_mode=mode).eval()
+        with torch.no_grad():
+            y = trunk(frame)
+        spread = (y.amax(dim=(2, 3)) - y.amin(dim=(2, 3))).abs().max()
+        assert (float(spread) < 1e-5) is constant, (mode, float(spread))
+    # the model's image trunk follows the config; the default is replicate
+    assert AVModelConfig().image_padding == "replicate"
+    m = AVLocalizer(config=AVModelConfig(**{**TINY.__dict__, "image_stem_stride": stem_stride})).eval()
+    assert all(c.padding_mode == "replicate" for c in m.image.modules() if isinstance(c, torch.nn.Conv2d) and c.padding != (0, 0))
+    with torch.no_grad():
+        sim = m(frame, 0.1 * torch.randn(2, 4000))["sim"]
+    assert float((sim.flatten(1).amax(1) - sim.flatten(1).amin(1)).abs().max()) < 1e-5
+
+
+def test_padding_config_and_old_configs(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="image_padding"):
+        AVModelConfig(image_padding="reflect")
+    with pytest.raises(ValueError, match="padding_mode"):
+        ResNetTrunk(in_channels=3, width=4, blocks=(1,), padding_mode="circular")
+    cfg = AVModelConfig(**{**TINY.__dict__, "image_padding": "zeros"})
+    assert AVModelConfig.from_dict(cfg.to_dict()) == cfg
+    old = TINY.to_dict()
+    del old["image_padding"]  # a config saved before the option: its model padded with zeros
+    assert AVModelConfig.from_dict(old).image_padding == "zeros"
+    torch.manual_seed(0)
+    m = AVLocalizer(config=cfg).eval()
+    save_av_model(m, tmp_path / "m")
+    m2 = load_av_model(tmp_path / "m")
+    assert m2.config.image_padding == "zeros"
+    assert all(c.padding_mode == "zeros" for c in m2.image.modules() if isinstance(c, torch.nn.Conv2d) and c.padding != (0, 0))

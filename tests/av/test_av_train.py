@@ -155,3 +155,29 @@ def test_config_errors() -> None:
     assert AVTrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     with pytest.raises(ValueError, match="fewer than one batch"):
         train_av(AVTrainConfig(batch_size=64, model=TINY), _data(8, 0), _data(8, 1), "/nonexistent/run")
+
+
+def test_fresh_data_per_epoch(tmp_path: Path) -> None:
+    """A training function ``epoch -> data`` is called once per epoch in order; resuming continues exactly; the
+    epochs see other samples than a fixed split (other losses), and a short epoch is refused."""
+    cfg = AVTrainConfig(epochs=3, batch_size=8, model=TINY, seed=2)
+    calls: list[int] = []
+
+    def fresh(epoch: int) -> AVTensors:
+        calls.append(epoch)
+        return _data(16, 100 + epoch)
+
+    val = _data(8, 1)
+    full = train_av(cfg, fresh, val, tmp_path / "full")
+    assert calls == [0, 1, 2]
+    fixed = train_av(cfg, _data(16, 100), val, tmp_path / "fixed")
+    assert full["epochs"][0]["loss"] == fixed["epochs"][0]["loss"]  # epoch 0 of both is the same split
+    assert full["epochs"][2]["loss"] != fixed["epochs"][2]["loss"]
+    calls.clear()
+    train_av(cfg, fresh, val, tmp_path / "cut", max_seconds=0.0)
+    train_av(cfg, fresh, val, tmp_path / "cut", resume=True)
+    assert calls == [0, 1, 2]
+    a, b = _tensors(tmp_path / "full"), _tensors(tmp_path / "cut")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train_av(cfg, lambda e: _data(4, e), val, tmp_path / "short")

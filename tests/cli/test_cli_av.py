@@ -131,3 +131,20 @@ def test_errors(run: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_
     w[-1] ^= 0xFF
     (bad / "model.safetensors").write_bytes(bytes(w))
     _one_line_error(capsys, ["av-evaluate", str(bad), "builtin", "--cache-dir", str(cache)], "SHA-256 mismatch")
+
+
+def test_fresh_training_data(run: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--fresh: each epoch draws train-size new samples (the benchmark's train split is train-size x epochs long);
+    the validation and test samples are the fixed run's."""
+    _, cache = run
+    out = tmp_path / "fresh"
+    assert main(["av-train", "builtin", "--loss", "ezvsl", "--out", str(out), "--cache-dir", str(cache), *TRAIN, "--fresh"]) == 0
+    doc = json.loads((out / "data.json").read_text())
+    assert doc["fresh"] == {"per_epoch": 24} and doc["bench"]["sizes"][0] == 48
+    fixed, fresh = bench_from_run(run[0]), bench_from_run(out)
+    a, b = load_split(fixed, "test", cache_dir=str(cache)), load_split(fresh, "test", cache_dir=str(cache))
+    assert torch.equal(a.frames, b.frames) and torch.equal(a.audio, b.audio)
+    assert main(["av-evaluate", str(out), "builtin", "--cache-dir", str(cache)]) == 0
+    capsys.readouterr()
+    _one_line_error(capsys, ["av-train", str(tmp_path), "--loss", "ezvsl", "--out", str(tmp_path / "y"), "--fresh"],
+                    "--fresh draws new samples")

@@ -28,6 +28,14 @@ SLAVC options: ``separate_projections`` adds a second pair of projections for au
 correspondence (``img_cor``, ``aud_cor``), ``visual_dropout`` drops image features before the
 projections during training (SLAVC uses 0.9).
 
+**Padding** (``config.image_padding``): the image trunk's convolutions pad with ``"replicate"`` (repeat the edge
+pixels, the default) or ``"zeros"`` (torchvision's choice, used by models saved before the option existed). Zero
+padding tells every location how far it is from the frame edge; with the multiple-instance max over locations
+the contrastive losses then learn to put their maximum on the frame border for every sound (measured in
+``docs/av.md``: 78-100 % of the peaks on the border in 6 of the first 10 epochs of an easy configuration, the
+peak then almost never on the digit). Replicate padding gives a featureless frame a constant feature map (tested), so no location
+is preferred before it sees something.
+
 Frames are ``(B, 3, H, W)`` RGB floats in [0, 1] (normalised inside with the ImageNet mean and std);
 audio is ``(B, N)`` mono at ``config.fs`` Hz. Image axes: row 0 at the top, column 0 at the left.
 Save and load with :func:`save_av_model` / :func:`load_av_model` (safetensors + JSON, checked).
@@ -39,7 +47,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +59,9 @@ from soundloc.models.io import load_checked_tensors, read_checked_doc, save_chec
 AV_MODEL_FORMAT = "soundloc-av-model"
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
+PADDING_MODES = ("replicate", "zeros")
+PaddingMode = Literal["replicate", "zeros"]
+"""Padding of the image trunk's convolutions (:attr:`AVModelConfig.image_padding`)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,9 @@ class AVModelConfig:
     audio trunk (stem stride 2); ``fs`` audio rate (Hz), ``nfft`` / ``hop`` STFT settings (samples), ``n_mels``
     mel bands; ``separate_projections`` and ``visual_dropout`` the SLAVC options; ``object_prior`` the weight
     ``w`` in [0, 1] of the object map in the heatmap (0: off) and ``prior_encoder`` whether that map comes from a
-    separate frozen trunk (EZ-VSL's OGL with pretrained weights) instead of the model's own image trunk.
+    separate frozen trunk (EZ-VSL's OGL with pretrained weights) instead of the model's own image trunk;
+    ``image_padding`` the image trunk's convolution padding, ``"replicate"`` (default) or ``"zeros"`` (see the
+    module docstring; a saved config without the key is read as ``"zeros"``, what those models used).
     """
 
     embed_dim: int = 128
@@ -81,6 +94,7 @@ class AVModelConfig:
     visual_dropout: float = 0.0
     object_prior: float = 0.0
     prior_encoder: bool = False
+    image_padding: str = "replicate"
 
     def __post_init__(self) -> None:
         for name in ("embed_dim", "image_width", "audio_width", "fs", "nfft", "hop", "n_mels"):
@@ -100,6 +114,8 @@ class AVModelConfig:
             raise ValueError(f"object_prior must be a weight in [0, 1], got {self.object_prior!r}")
         if not isinstance(self.prior_encoder, bool):
             raise ValueError(f"prior_encoder must be true or false, got {self.prior_encoder!r}")
+        if self.image_padding not in PADDING_MODES:
+            raise ValueError(f"image_padding must be one of {', '.join(PADDING_MODES)}, got {self.image_padding!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples as lists)."""
@@ -116,6 +132,7 @@ class AVModelConfig:
         if unknown:
             raise ValueError(f"unknown AV model config key '{unknown[0]}'; allowed: {', '.join(names)}")
         kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        kw.setdefault("image_padding", "zeros")  # configs saved before the option: their models padded with zeros
         try:
             return cls(**kw)
         except TypeError as e:
@@ -124,13 +141,14 @@ class AVModelConfig:
 
 class BasicBlock(nn.Module):
     """ResNet basic block: two 3x3 convolutions with batch norm and an identity (or 1x1 strided) shortcut.
-    ``(B, c_in, H, W)`` -> ``(B, c_out, H / stride, W / stride)``. Parameter names follow torchvision."""
+    ``(B, c_in, H, W)`` -> ``(B, c_out, H / stride, W / stride)``. Parameter names follow torchvision;
+    ``padding_mode`` of the 3x3 convolutions: ``"zeros"`` or ``"replicate"``."""
 
-    def __init__(self, *, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    def __init__(self, *, in_channels: int, out_channels: int, stride: int = 1, padding_mode: PaddingMode = "zeros") -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, padding_mode=padding_mode)
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False, padding_mode=padding_mode)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
@@ -151,19 +169,26 @@ class ResNetTrunk(nn.Module):
     when ``stem_stride == 4``); then ``len(blocks)`` stages ``layer1``, ``layer2``, ... of :class:`BasicBlock`
     with ``width * 2 ** k`` channels, the first block of each stage after the first with stride 2.
     ``width=64, blocks=(2, 2, 2, 2), stem_stride=4`` is ResNet-18 (same parameter names as torchvision).
+    ``padding_mode`` of every convolution: ``"zeros"`` (torchvision) or ``"replicate"`` (edge pixels repeated: a
+    constant input gives a constant output, so the output carries no position cue from the frame edges; the max
+    pool pads with -inf either way, which never wins).
     """
 
-    def __init__(self, *, in_channels: int, width: int, blocks: tuple[int, ...], stem_stride: int = 4) -> None:
+    def __init__(self, *, in_channels: int, width: int, blocks: tuple[int, ...], stem_stride: int = 4,
+                 padding_mode: PaddingMode = "zeros") -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2 if stem_stride >= 2 else 1, padding=3, bias=False)
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {', '.join(PADDING_MODES)}, got {padding_mode!r}")
+        self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2 if stem_stride >= 2 else 1, padding=3, bias=False,
+                               padding_mode=padding_mode)
         self.bn1 = nn.BatchNorm2d(width)
         self.pool = nn.MaxPool2d(3, stride=2, padding=1) if stem_stride == 4 else nn.Identity()
         c = width
         self.n_stages = len(blocks)
         for k, n in enumerate(blocks):
             out = width * 2**k
-            stage = [BasicBlock(in_channels=c, out_channels=out, stride=1 if k == 0 else 2)]
-            stage += [BasicBlock(in_channels=out, out_channels=out) for _ in range(n - 1)]
+            stage = [BasicBlock(in_channels=c, out_channels=out, stride=1 if k == 0 else 2, padding_mode=padding_mode)]
+            stage += [BasicBlock(in_channels=out, out_channels=out, padding_mode=padding_mode) for _ in range(n - 1)]
             setattr(self, f"layer{k + 1}", nn.Sequential(*stage))
             c = out
         self.out_channels = c
@@ -194,7 +219,8 @@ class AVLocalizer(nn.Module):
         super().__init__()
         cfg = config or AVModelConfig()
         self.config = cfg
-        self.image = ResNetTrunk(in_channels=3, width=cfg.image_width, blocks=cfg.image_blocks, stem_stride=cfg.image_stem_stride)
+        self.image = ResNetTrunk(in_channels=3, width=cfg.image_width, blocks=cfg.image_blocks, stem_stride=cfg.image_stem_stride,
+                                 padding_mode=cast(PaddingMode, cfg.image_padding))
         self.logmel = LogMel(fs=cfg.fs, nfft=cfg.nfft, hop=cfg.hop, in_channels=1, n_mels=cfg.n_mels)
         self.audio_norm = nn.BatchNorm2d(1)
         self.audio = ResNetTrunk(in_channels=1, width=cfg.audio_width, blocks=cfg.audio_blocks, stem_stride=2)
@@ -356,5 +382,5 @@ def center_prior(height: int, width: int, *, sigma: float = 0.25) -> torch.Tenso
     return torch.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2 * s * s))
 
 
-__all__ = ["AV_MODEL_FORMAT", "AVLocalizer", "AVModelConfig", "BasicBlock", "ResNetTrunk", "center_prior", "load_av_model",
+__all__ = ["AV_MODEL_FORMAT", "PADDING_MODES", "AVLocalizer", "AVModelConfig", "BasicBlock", "ResNetTrunk", "center_prior", "load_av_model",
            "load_image_weights", "load_prior_weights", "save_av_model"]

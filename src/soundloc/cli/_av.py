@@ -126,6 +126,21 @@ def bench_from_run(run: Path) -> Any:
         raise ValueError(f"'{run / 'data.json'}': {e}") from None
 
 
+def fresh_epochs(cfg: Any, per_epoch: int, cache_dir: str | None = None) -> Any:
+    """``epoch -> AVTensors``: training samples ``[epoch * per_epoch, (epoch + 1) * per_epoch)`` of the benchmark's
+    train split, generated on the fly (not cached: every epoch is new)."""
+    from soundloc.av import SyntheticAVDataset
+    from soundloc.av.dataset import AVSubset
+    from soundloc.av.train import load_split as _load
+
+    ds = SyntheticAVDataset("train", cfg, cache=False, cache_dir=cache_dir)
+
+    def epoch(e: int) -> Any:
+        return _load(AVSubset(ds, range(e * per_epoch, (e + 1) * per_epoch)))
+
+    return epoch
+
+
 def load_split(cfg: Any, split: str, n: int | None = None, cache_dir: str | None = None) -> Any:
     from soundloc.av import SyntheticAVDataset
     from soundloc.av.train import load_split as _load

@@ -60,6 +60,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
                    help="validation samples (default: builtin 500; folder data: 10%% of DATA held out, 2-500)")
     p.add_argument("--val", default=None, metavar="DATA2", help="folder data: a separate validation dataset (format detected)")
     p.add_argument("--test-size", type=int, default=1000, help="test samples recorded for av-evaluate (default 1000)")
+    p.add_argument("--fresh", action="store_true",
+                   help="builtin: new training samples every epoch (train-size per epoch, generated on the fly, not "
+                        "cached; a fixed split is memorised pair by pair)")
     p.add_argument("--voices", type=int, default=16, help="eSpeak voices in the benchmark's speech bank, >= 8 (default 16)")
     p.add_argument("--object-scale", type=_pair, default=None, metavar="LO,HI",
                    help="digit height range as a fraction of the frame (benchmark default 0.25,0.45; at most 0.6)")
@@ -68,6 +71,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--width", type=int, default=32, help="channels of the first image stage (ResNet-18: 64; default 32)")
     p.add_argument("--blocks", type=_blocks, default=(1, 1, 1), help="image residual blocks per stage (ResNet-18: 2,2,2,2; default 1,1,1)")
     p.add_argument("--stem-stride", type=int, default=2, choices=(1, 2, 4), help="image stem stride (ResNet: 4; default 2)")
+    p.add_argument("--image-padding", choices=("replicate", "zeros"), default="replicate",
+                   help="padding of the image convolutions (default replicate; zeros puts the maps on the frame border)")
     p.add_argument("--audio-width", type=int, default=32, help="channels of the first audio stage (default 32)")
     p.add_argument("--visual-dropout", type=float, default=None, help="dropout on image features (default: 0.9 for slavc, else 0)")
     p.add_argument("--image-weights", default=None, metavar="FILE", help="local safetensors file to start the image encoder from")
@@ -119,10 +124,12 @@ def run(args: argparse.Namespace) -> int:
     from soundloc.av.models import AVModelConfig
     from soundloc.av.train import AVTrainConfig, train_av
     from soundloc.av.train import load_split as read_split
-    from soundloc.cli._av import bench_config, bench_to_dict, check_builtin_options, is_builtin, load_split, parse_threshold
+    from soundloc.cli._av import bench_config, bench_to_dict, check_builtin_options, fresh_epochs, is_builtin, load_split, parse_threshold
     from soundloc.fileio import check_writable, write_json_atomic
 
     builtin = is_builtin(args.data)
+    if args.fresh and not builtin:
+        raise ValueError("--fresh draws new samples of the built-in benchmark; folder data have a fixed list")
     if builtin:
         check_builtin_options(args)
         if args.val is not None:
@@ -138,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     model = AVModelConfig(embed_dim=args.embed_dim, image_width=args.width, image_blocks=args.blocks, image_stem_stride=args.stem_stride,
                           audio_width=args.audio_width, audio_blocks=(1,) * len(args.blocks),
                           separate_projections=args.loss == "slavc", visual_dropout=dropout, object_prior=args.object_prior,
-                          prior_encoder=args.prior_weights is not None)
+                          prior_encoder=args.prior_weights is not None,
+                          image_padding=args.image_padding)
     cfg = AVTrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
                         seed=args.seed, model=model, image_weights=args.image_weights, prior_weights=args.prior_weights)
     threshold = parse_threshold(args.threshold)
@@ -156,9 +164,12 @@ def run(args: argparse.Namespace) -> int:
     check_writable(run_dir / "data.json")
     say = (lambda s: None) if args.quiet else (lambda s: print(f"soundloc av-train: {s}", file=sys.stderr, flush=True))
     if builtin:
-        bench = bench_config(image_size=args.image_size, sizes=(args.train_size, args.val_size, args.test_size),
+        n_train = args.train_size * args.epochs if args.fresh else args.train_size
+        bench = bench_config(image_size=args.image_size, sizes=(n_train, args.val_size, args.test_size),
                              n_voices=args.voices, object_scale=args.object_scale, max_distractors=args.max_distractors)
         data_doc: dict[str, Any] = {"data": "builtin", "bench": bench_to_dict(bench)}
+        if args.fresh:
+            data_doc["fresh"] = {"per_epoch": args.train_size}
     else:
         train_ds, val_ds, data_doc = _folder_splits(args, model.fs)
     if args.resume and (run_dir / "data.json").is_file():  # the data are part of what resumes
@@ -170,7 +181,10 @@ def run(args: argparse.Namespace) -> int:
                              "use the same DATA and data options (--image-size, sizes, --voices, --list ...)")
     if builtin:
         say(f"preparing the benchmark ({args.train_size} train, {args.val_size} val samples, {args.image_size} px)")
-        train = load_split(bench, "train", cache_dir=args.cache_dir)
+        if args.fresh:
+            train = fresh_epochs(bench, args.train_size, cache_dir=args.cache_dir)
+        else:
+            train = load_split(bench, "train", cache_dir=args.cache_dir)
         val = load_split(bench, "val", cache_dir=args.cache_dir)
     else:
         say(f"reading {data_doc['format']} clips from {data_doc['root']} ({len(train_ds)} train, {len(val_ds)} val"
