@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import torch
 
 from soundloc.av.folders import FolderOptions, flickr_dataset, vggss_dataset
 from soundloc.av.models import load_av_model
@@ -17,14 +16,6 @@ from soundloc.metrics.av_eval import evaluate_av, model_predictor
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--image-size", "32", "--width", "4", "--audio-width", "4", "--blocks", "1,1",
         "--embed-dim", "8", "--duration", "0.25", "--quiet"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +14,6 @@ from soundloc.av.train import AVTensors, AVTrainConfig, calibration_loss, train_
 from soundloc.train.checkpoint import read_checkpoint
 
 TINY = AVModelConfig(embed_dim=8, image_width=4, image_blocks=(1, 1), image_stem_stride=2, audio_width=4, audio_blocks=(1, 1))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: tiny convolutions on a shared 2-core machine run much faster than with two."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _data(n: int, seed: int) -> AVTensors:
