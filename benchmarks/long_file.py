@@ -41,24 +41,26 @@ MICS = 4
 HERE = Path(__file__).resolve()
 
 
-def make_file(path: Path, seconds: int) -> None:
-    """4-channel 16-bit WAV of ``seconds``: a 60-degree plane wave of noise, one minute repeated."""
+def make_file(path: Path, seconds: int, *, array: str = "circular4", fs: int = FS, elevation: float = 0.0,
+              piece_seconds: int = 60, noise: float = 0.05) -> None:
+    """16-bit WAV (RF64) of ``seconds``: a plane wave of noise from azimuth 60 degrees (``elevation``)
+    at the ``array`` preset in white noise (``noise`` x its std), one ``piece_seconds`` stretch repeated."""
     from soundloc.geometry import MicArray, unit_vectors_deg
 
-    arr = MicArray.preset("circular4")
-    n = 60 * FS
+    arr = MicArray.preset(array)
+    n = piece_seconds * fs
     rng = np.random.default_rng(0)
-    f = np.fft.rfftfreq(n, 1 / FS)
-    tau = arr.delays(unit_vectors_deg(60.0, 0.0))[0]
+    f = np.fft.rfftfreq(n, 1 / fs)
+    tau = arr.delays(unit_vectors_deg(60.0, elevation))[0]
     x = np.fft.irfft(np.fft.rfft(rng.standard_normal(n))[None] * np.exp(-2j * np.pi * f * tau[:, None]), n=n)
-    x += 0.05 * rng.standard_normal(x.shape)
-    minute = (0.3 * x / np.abs(x).max()).T.astype(np.float32)
+    x += noise * rng.standard_normal(x.shape)
+    piece = (0.3 * x / np.abs(x).max()).T.astype(np.float32)
     # RF64: a plain RIFF WAV cannot hold more than 4 GiB (the 10-hour file is 4.3 GiB)
-    with sf.SoundFile(str(path), "w", FS, MICS, subtype="PCM_16", format="RF64") as out:
-        left = seconds * FS
+    with sf.SoundFile(str(path), "w", fs, arr.num_mics, subtype="PCM_16", format="RF64") as out:
+        left = seconds * fs
         while left > 0:
             k = min(left, n)
-            out.write(minute[:k])
+            out.write(piece[:k])
             left -= k
 
 

@@ -85,25 +85,10 @@ def forward_section() -> None:
 
 def make_recording(path: Path, seconds: int) -> None:
     """``seconds`` of 4-channel 16-bit 24 kHz WAV (tetra): a plane wave of noise from 60 degrees in
-    white noise, one 10-s stretch repeated."""
-    import soundfile as sf
+    white noise, one 10-s stretch repeated (``long_file.make_file``)."""
+    from long_file import make_file
 
-    from soundloc.geometry import MicArray, unit_vectors_deg
-
-    arr = MicArray.preset("tetra")
-    n = 10 * FS
-    rng = np.random.default_rng(0)
-    f = np.fft.rfftfreq(n, 1 / FS)
-    tau = arr.delays(unit_vectors_deg(60.0, 10.0))[0]
-    x = np.fft.irfft(np.fft.rfft(rng.standard_normal(n))[None] * np.exp(-2j * np.pi * f * tau[:, None]), n=n)
-    x += 0.3 * rng.standard_normal(x.shape)
-    piece = (0.3 * x / np.abs(x).max()).T.astype(np.float32)
-    with sf.SoundFile(str(path), "w", FS, 4, subtype="PCM_16") as out:
-        left = seconds * FS
-        while left > 0:
-            k = min(left, n)
-            out.write(piece[:k])
-            left -= k
+    make_file(path, seconds, array="tetra", fs=FS, elevation=10.0, piece_seconds=10, noise=0.3)
 
 
 def make_model(path: Path, encoder: str) -> None:

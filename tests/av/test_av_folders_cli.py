@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_errors import one_line_error as _one_line_error
 from soundloc.av.folders import FolderOptions, flickr_dataset, vggss_dataset
 from soundloc.av.models import load_av_model
 from soundloc.av.train import load_split
@@ -24,16 +25,6 @@ def run(tmp_path: Path, vggsound_root: Callable[[int], Path], capsys: pytest.Cap
     assert main(["av-train", str(vggsound_root(10)), "--loss", "ezvsl", "--out", str(out), "--val-size", "2", *TINY]) == 0
     assert "validation loss" in capsys.readouterr().out  # no boxes in the held-out clips: selected on the loss
     return out
-
-
-def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
-    try:
-        rc = main(argv)
-    except SystemExit as e:  # argparse usage errors
-        rc = int(e.code or 0)
-    assert rc == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err and needle in err, err
 
 
 def test_train_on_a_folder_and_evaluate_on_flickr_and_vggss(run: Path, flickr_root: Path, vggss_root: Path,

@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 from PIL import Image
 
+from cli_errors import one_line_error as _one_line_error
 from soundloc.av.models import load_av_model
 from soundloc.cli import main
 from soundloc.cli._av import bench_from_run, load_split
@@ -30,16 +31,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]
     assert main(["av-train", "builtin", "--loss", "ezvsl", "--out", str(root / "run"), "--cache-dir", str(cache), *TRAIN]) == 0
     yield root / "run", cache
     torch.set_num_threads(n)
-
-
-def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
-    try:
-        rc = main(argv)
-    except SystemExit as e:  # argparse usage errors
-        rc = int(e.code or 0)
-    assert rc == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err and needle in err, err
 
 
 def test_train_writes_the_run(run: tuple[Path, Path]) -> None:
