@@ -150,3 +150,37 @@ def test_parse_augment() -> None:
     assert parse_augment("none") == ()
     with pytest.raises(ValueError, match="unknown augmentation 'xx'"):
         parse_augment("cs,xx")
+
+
+class _TimeConstantStack(nn.Module):
+    """Fake 10-channel stack (4 "mel" + 6 "GCC" channels) whose image varies along F only."""
+
+    in_channels = 4
+
+    def lag_channels(self, in_channels: int) -> list[int]:
+        assert in_channels == 4
+        return list(range(4, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        row = x[:, 0, :64].abs().cumsum(dim=1)  # (B, F), strictly varying along F
+        return row[:, None, None, :].expand(-1, 10, 40, -1).contiguous()
+
+
+@pytest.mark.parametrize("rrc_lags", [True, False])
+def test_resized_crop_of_gcc_lags_is_optional(rrc_lags: bool) -> None:
+    """rrc_lags=False: GCC channels are cropped along time only (a time-constant image is unchanged), the
+    mel channels still along both axes; the default crops the lag axis too."""
+    vm = ViewMaker(ARRAY, _TimeConstantStack(), crop=FS, augment=("rrc",), rrc_lags=rrc_lags, seed=5)
+    x = _noise(8, FS)
+    orig = _TimeConstantStack()(x)
+    for f in vm(x):
+        moved_mel = ~torch.isclose(f[:, :4], orig[:, :4], atol=1e-5).flatten(1).all(dim=1)
+        moved_gcc = ~torch.isclose(f[:, 4:], orig[:, 4:], atol=1e-5).flatten(1).all(dim=1)
+        assert moved_mel.any()
+        assert torch.equal(moved_gcc, moved_mel) if rrc_lags else not moved_gcc.any()
+
+
+def test_lag_channels_of_the_feature_stacks() -> None:
+    assert _mic().lag_channels(4) == list(range(4, 10))  # type: ignore[operator]
+    foa = get_feature("foa", in_channels=4, config=FeatureConfig.preset("mcsimclr"))
+    assert foa.lag_channels(4) == []  # type: ignore[operator]

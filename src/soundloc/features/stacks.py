@@ -141,6 +141,17 @@ class FeatureStack(SpectralFeature):
     def out_channels(self, in_channels: int) -> int:
         return sum(p.out_channels(in_channels) for p in self._parts)
 
+    def lag_channels(self, in_channels: int) -> list[int]:
+        """Output channels (for ``in_channels`` input channels) whose bin axis is a GCC-PHAT lag axis, not frequency."""
+        out: list[int] = []
+        k = 0
+        for p in self._parts:
+            n = p.out_channels(in_channels)
+            if isinstance(p, GCCPHATFeature):
+                out.extend(range(k, k + n))
+            k += n
+        return out
+
     def from_stft(self, X: torch.Tensor) -> torch.Tensor:
         pw = power(X) if any(p.uses_power for p in self._parts) else None  # |X|^2 once for all parts
         return torch.cat([p.from_stft(X) if pw is None else p.from_power(X, pw) for p in self._parts], dim=1)

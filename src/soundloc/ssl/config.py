@@ -59,6 +59,8 @@ class PretrainConfig:
             ``<= clip_seconds``).
         mixup_max_weight: largest Mixup weight of the partner clip (``< 0.5``).
         channel_drop: probability of zeroing one feature channel.
+        rrc_lags: RandomResizedCrop crops the GCC-PHAT lag axis too (MC-SimCLR's joint crop);
+            ``False``: GCC-PHAT channels are cropped along time only (see :class:`~soundloc.ssl.views.ViewMaker`).
         epochs, batch_size (global, in pairs), lr (peak AdamW), weight_decay,
         warmup_epochs: linear warm-up, then cosine decay to 0.
         steps_per_epoch: ``None``: one pass over the windows.
@@ -79,6 +81,7 @@ class PretrainConfig:
     crop_seconds: float = 0.8
     mixup_max_weight: float = 0.2
     channel_drop: float = 0.1
+    rrc_lags: bool = True
     epochs: int = 100
     batch_size: int = 256
     lr: float = 1e-3

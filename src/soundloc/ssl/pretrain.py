@@ -98,7 +98,8 @@ class Pretrainer:
         spec = enc_cfg.input
         self.views = ViewMaker(enc_cfg.array, spec.feature_module(), crop=int(round(config.crop_seconds * spec.fs)),
                                augment=config.augment, mixup_max_weight=config.mixup_max_weight,
-                               channel_drop=config.channel_drop, seed=config.seed + 1).to(self.device)
+                               channel_drop=config.channel_drop, rrc_lags=config.rrc_lags,
+                               seed=config.seed + 1).to(self.device)
         self.augment = self.views.augmentations()
         self.net: nn.Module = self.model
         if self.world_size > 1:

@@ -13,7 +13,9 @@ view, through these steps (each augmentation switchable by its MC-SimCLR name):
    GCC lag);
 4. features on the input's device (no gradient);
 5. ``rrc`` :class:`~soundloc.augment.RandomResizedCrop`: one box per view and clip, the same for all
-   mel and GCC channels (they stay aligned);
+   mel and GCC channels (they stay aligned); with ``rrc_lags=False`` the GCC-PHAT channels are
+   cropped and resized along time only (the same time box), their lag axis left alone: a crop of
+   the lag axis moves the zero-lag bin, i.e. changes the apparent direction, differently per view;
 6. ``cd`` :class:`~soundloc.augment.ChannelDrop`: whole channels zeroed (``p = 0.1`` each).
 
 Every random draw is made for the *global* batch from the augmentation's own CPU generator and
@@ -100,6 +102,8 @@ class ViewMaker(nn.Module):
         crop: view length in samples.
         augment: switched-on augmentations (subset of :data:`~soundloc.ssl.config.AUGMENT_NAMES`).
         mixup_max_weight: the partner's largest weight; channel_drop: per-channel drop probability.
+        rrc_lags: RandomResizedCrop also crops the lag axis of GCC-PHAT channels (MC-SimCLR's joint
+            crop); ``False``: those channels (``features.lag_channels``) are cropped along time only.
         seed: seeds the five generators (``seed + 0 .. seed + 4``).
 
     ``forward(x, rank=0, world_size=1, gather=None)``: ``x`` ``(B_local, M, N)`` this process's
@@ -107,7 +111,7 @@ class ViewMaker(nn.Module):
     """
 
     def __init__(self, array: MicArray | FoaFormat, features: nn.Module, *, crop: int, augment: Collection[str] = AUGMENT_NAMES,
-                 mixup_max_weight: float = 0.2, channel_drop: float = 0.1, seed: int = 0) -> None:
+                 mixup_max_weight: float = 0.2, channel_drop: float = 0.1, rrc_lags: bool = True, seed: int = 0) -> None:
         super().__init__()
         bad = sorted(set(augment) - set(AUGMENT_NAMES))
         if bad:
@@ -118,6 +122,8 @@ class ViewMaker(nn.Module):
         self.mu = Mixup(max_weight=mixup_max_weight, seed=seed + 2, enabled="mu" in augment and mixup_max_weight > 0)
         self.rrc = RandomResizedCrop(seed=seed + 3, enabled="rrc" in augment)
         self.cd = ChannelDrop(drop=channel_drop, seed=seed + 4, enabled="cd" in augment)
+        lags = getattr(features, "lag_channels", None)
+        self.lag_channels: list[int] = [] if rrc_lags or lags is None else list(lags(int(getattr(features, "in_channels"))))
 
     def augmentations(self) -> dict[str, Augmentation]:
         """Name -> augmentation (their generators are saved with a checkpoint)."""
@@ -156,9 +162,18 @@ class ViewMaker(nn.Module):
         if self.rrc.active:
             with record_function("views.resized_crop"):
                 b1, b2 = (self.rrc.sample(b_global, f.shape[2], f.shape[3]) for _ in range(2))
-                f = self.rrc.transform(f, CropParams(
+                box = CropParams(
                     top=torch.cat([b1.top[rows], b2.top[rows]]), height=torch.cat([b1.height[rows], b2.height[rows]]),
-                    left=torch.cat([b1.left[rows], b2.left[rows]]), width=torch.cat([b1.width[rows], b2.width[rows]])))
+                    left=torch.cat([b1.left[rows], b2.left[rows]]), width=torch.cat([b1.width[rows], b2.width[rows]]))
+                if self.lag_channels:  # GCC-PHAT: the same time box, the whole lag axis
+                    keep = torch.tensor(self.lag_channels, device=f.device)
+                    lag = self.rrc.transform(f[:, keep], CropParams(top=box.top, height=box.height,
+                                                                   left=torch.zeros_like(box.left),
+                                                                   width=torch.full_like(box.width, f.shape[3])))
+                    f = self.rrc.transform(f, box)
+                    f[:, keep] = lag
+                else:
+                    f = self.rrc.transform(f, box)
         if self.cd.active and self.cd.drop > 0:
             with record_function("views.channel_drop"):
                 d1, d2 = self.cd.sample(b_global, f.shape[1]), self.cd.sample(b_global, f.shape[1])
