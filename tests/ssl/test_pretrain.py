@@ -185,3 +185,11 @@ def test_fit_normalizer_equals_numpy_and_round_trips(tmp_path: Path) -> None:
         torch.testing.assert_close(back(f), enc(f), rtol=0, atol=0)
     with pytest.raises(ValueError, match="no features"):
         fit_normalizer(enc, [])
+
+
+def test_gcc_lags_default_and_configs_saved_before_the_option() -> None:
+    cfg = PretrainConfig()
+    assert cfg.rrc_lags is False  # GCC-PHAT cropped along time only by default
+    assert PretrainConfig.from_dict(cfg.to_dict()) == cfg
+    old = {k: v for k, v in cfg.to_dict().items() if k != "rrc_lags"}  # a run saved before the option
+    assert PretrainConfig.from_dict(old).rrc_lags is True  # resumes with the joint crop it used

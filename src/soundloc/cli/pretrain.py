@@ -31,9 +31,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
     p.add_argument("--array", metavar="NAME|JSON", help="array of a plain folder of recordings (preset name or JSON file)")
     p.add_argument("--fs", type=int, metavar="HZ", help="resample recordings to this rate (default: the files' rate)")
     p.add_argument("--augment", default="all", metavar="LIST", help="cs,mu,rrc,cd (any subset), all (default) or none")
-    p.add_argument("--rrc-time-only-gcc", action="store_true",
-                   help="RandomResizedCrop crops GCC-PHAT channels along time only (their lag axis, i.e. the "
-                        "direction, left alone); default: the joint crop of MC-SimCLR")
+    p.add_argument("--rrc-gcc-lags", action="store_true",
+                   help="RandomResizedCrop also crops the GCC-PHAT lag axis (MC-SimCLR's joint crop; it shifts each "
+                        "view's zero lag and the encoder learns to ignore direction); default: GCC along time only")
     p.add_argument("--model", default="crnn", metavar="NAME", help="encoder: crnn (default) or resnet-conformer")
     p.add_argument("--model-kwargs", default="{}", metavar="JSON", help='encoder settings, e.g. \'{"conv_channels": 32}\'')
     p.add_argument("--epochs", type=int, default=100, metavar="N", help="epochs (default 100)")
@@ -97,7 +97,7 @@ def _job(args: argparse.Namespace) -> Any:
     elif not args.data:
         raise ValueError("missing DATA folder (or --simulate PRESET)")
     cfg = PretrainConfig(model=args.model, model_kwargs=kwargs, temperature=args.temperature, augment=parse_augment(args.augment),
-                         rrc_lags=not args.rrc_time_only_gcc,
+                         rrc_lags=args.rrc_gcc_lags,
                          clip_seconds=clip, crop_seconds=min(args.crop_seconds, clip), epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                          warmup_epochs=args.warmup_epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed,

@@ -59,8 +59,10 @@ class PretrainConfig:
             ``<= clip_seconds``).
         mixup_max_weight: largest Mixup weight of the partner clip (``< 0.5``).
         channel_drop: probability of zeroing one feature channel.
-        rrc_lags: RandomResizedCrop crops the GCC-PHAT lag axis too (MC-SimCLR's joint crop);
-            ``False``: GCC-PHAT channels are cropped along time only (see :class:`~soundloc.ssl.views.ViewMaker`).
+        rrc_lags: RandomResizedCrop crops the GCC-PHAT lag axis too (MC-SimCLR's joint crop, which
+            shifts the zero-lag bin differently per view and so teaches the encoder to ignore direction);
+            ``False`` (default): GCC-PHAT channels are cropped along time only (see
+            :class:`~soundloc.ssl.views.ViewMaker`). Configs saved without the field read as ``True``.
         epochs, batch_size (global, in pairs), lr (peak AdamW), weight_decay,
         warmup_epochs: linear warm-up, then cosine decay to 0.
         steps_per_epoch: ``None``: one pass over the windows.
@@ -81,7 +83,7 @@ class PretrainConfig:
     crop_seconds: float = 0.8
     mixup_max_weight: float = 0.2
     channel_drop: float = 0.1
-    rrc_lags: bool = True
+    rrc_lags: bool = False
     epochs: int = 100
     batch_size: int = 256
     lr: float = 1e-3
@@ -143,6 +145,7 @@ class PretrainConfig:
         """Inverse of :meth:`to_dict`; ``ValueError`` naming an unknown key."""
         if not isinstance(d, Mapping):
             raise ValueError(f"pretraining config must be a JSON object, got {type(d).__name__}")
+        d = {"rrc_lags": True, **d}  # runs saved before the option cropped the lags jointly
         return cls().replace(**{k: (tuple(v) if k == "augment" else v) for k, v in d.items()})
 
     def check_resume(self, saved: PretrainConfig) -> None:
