@@ -22,12 +22,9 @@ TINY = {"conv_channels": 8, "rnn_size": 16, "attn_heads": 2, "attn_layers": 1}
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from soundloc.scenes import generate_dataset, get_preset
-
-    out = tmp_path_factory.mktemp("eval") / "tiny"
-    generate_dataset(out, get_preset("tiny").replace(num_clips=6), seed=0)
-    return out
+def data(tiny_data: Path) -> Path:
+    """The shared tiny dataset (tests/conftest.py)."""
+    return tiny_data
 
 
 @pytest.fixture(scope="module")
