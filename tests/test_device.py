@@ -32,3 +32,7 @@ def test_unavailable_cuda_names_the_culprit() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_available_cuda() -> None:
     assert resolve_device("cuda").type == "cuda"
+
+
+def test_auto_is_cuda_when_available_else_cpu() -> None:
+    assert resolve_device("auto", option="--device") == torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -14,7 +14,8 @@ def resolve_device(spec: str | torch.device, *, option: str | None = None) -> to
     """Parse and check a torch device.
 
     Args:
-        spec: ``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"``... or a ``torch.device``.
+        spec: ``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"``... or a ``torch.device``; ``"auto"``:
+            ``cuda`` when a CUDA GPU is available to torch, else ``cpu``.
         option: the command-line option the value came from (e.g. ``"--device"``); error
             messages then name the option instead of the argument.
 
@@ -24,6 +25,8 @@ def resolve_device(spec: str | torch.device, *, option: str | None = None) -> to
     Raises:
         ValueError: unknown device name, or CUDA / MPS requested but not available to torch here.
     """
+    if isinstance(spec, str) and spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(spec)
     except (RuntimeError, TypeError):

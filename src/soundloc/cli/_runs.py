@@ -1,10 +1,23 @@
-"""What ``train`` and ``pretrain`` do with a run folder that already has a checkpoint."""
+"""What ``train`` and ``pretrain`` share: the ``--model-kwargs`` JSON, a run folder that already has a checkpoint."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from typing import Any
+
+
+def model_kwargs(text: str) -> dict[str, Any]:
+    """The ``--model-kwargs`` JSON object; one-line ``ValueError`` otherwise."""
+    import json
+
+    try:
+        kwargs = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--model-kwargs is not JSON ({e.msg})") from None
+    if not isinstance(kwargs, dict):
+        raise ValueError("--model-kwargs must be a JSON object")
+    return kwargs
 
 
 def announce_resume(run_dir: Path, config: Any, config_cls: Any, *, what: str, result: str) -> bool:

@@ -154,8 +154,7 @@ def run(args: argparse.Namespace) -> int:
 
     from soundloc.device import resolve_device
 
-    auto = "cuda" if torch.cuda.is_available() else "cpu"
-    device = auto if args.device == "auto" else str(resolve_device(args.device, option="--device"))
+    device = str(resolve_device(args.device, option="--device"))
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")

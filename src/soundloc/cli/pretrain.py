@@ -61,24 +61,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
 
 
 def _job(args: argparse.Namespace) -> Any:
-    import json
-
+    from soundloc.cli._runs import model_kwargs
     from soundloc.device import resolve_device
     from soundloc.ssl.config import PretrainConfig, parse_augment
     from soundloc.ssl.job import PretrainJob
 
-    try:
-        kwargs = json.loads(args.model_kwargs)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"--model-kwargs is not JSON ({e.msg})") from None
-    if not isinstance(kwargs, dict):
-        raise ValueError("--model-kwargs must be a JSON object")
-    if args.device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    else:
-        device = str(resolve_device(args.device, option="--device"))
+    kwargs = model_kwargs(args.model_kwargs)
+    device = str(resolve_device(args.device, option="--device"))
     if args.processes < 1:
         raise ValueError(f"--processes must be >= 1, got {args.processes}")
     if args.max_minutes is not None and not args.max_minutes > 0:

@@ -64,12 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from soundloc.fileio import write_json_atomic
     from soundloc.ssl.probe import ProbeConfig, Protocol, load_labelled, run_protocol
 
-    if args.device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    else:
-        device = str(resolve_device(args.device, option="--device"))
+    device = str(resolve_device(args.device, option="--device"))
     protocols = [Protocol.parse(s) for s in args.protocol.split(",") if s.strip()]
     if not protocols:
         raise ValueError("--protocol lists no protocol")

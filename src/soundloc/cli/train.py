@@ -20,7 +20,6 @@ as an uninterrupted run); different settings are refused, naming the first diffe
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 
@@ -74,14 +73,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argpar
 
 
 def _config(args: argparse.Namespace) -> Any:
+    from soundloc.cli._runs import model_kwargs
     from soundloc.train import TrainConfig
 
-    try:
-        kwargs = json.loads(args.model_kwargs)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"--model-kwargs is not JSON ({e.msg})") from None
-    if not isinstance(kwargs, dict):
-        raise ValueError("--model-kwargs must be a JSON object")
+    kwargs = model_kwargs(args.model_kwargs)
     return TrainConfig(model=args.model, output=args.output, features=args.features, model_kwargs=kwargs, epochs=args.epochs,
                        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
                        clip_seconds=args.clip_seconds, seed=args.seed, channel_swap=not args.no_channel_swap,
@@ -96,12 +91,7 @@ def _job(args: argparse.Namespace) -> Any:
     from soundloc.train import TrainJob
 
     cfg = _config(args)
-    if args.device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    else:
-        device = str(resolve_device(args.device, option="--device"))
+    device = str(resolve_device(args.device, option="--device"))
     val = None if args.val_split.lower() == "none" else args.val_split
     scenes = None
     if args.simulate:
